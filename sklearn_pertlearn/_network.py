@@ -1,0 +1,203 @@
+"""The paper's wide two-layer network and its margin losses, in plain PyTorch.
+
+Nothing here knows about scikit-learn. Both the network and the losses carry
+their gradients in closed form: a full-batch epoch is then two matrix products
+and a handful of element-wise operations, with no autograd graph to build. The
+autograd path (``forward``) stays exact and available, and the tests check the
+closed forms against it.
+"""
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+LOSSES = ("identity", "logistic")
+
+
+class TwoLayerNetwork(nn.Module):
+    """Two-layer network ``f(x) = sum_k a_k sigma(w_k . x + b_k)``.
+
+    ``sigma`` is the leaky ReLU with slope ``slope`` (0 gives the ReLU). Only
+    the first layer (``weight`` and ``bias``) is trained; the readout ``a`` is a
+    buffer, so it moves with the module between devices but is never updated.
+
+    Parameters
+    ----------
+    n_features : int
+        Input dimension d.
+    hidden_dim : int
+        Width m.
+    n_outputs : int, default=1
+        1 for two classes (``forward`` returns margins of shape ``(n,)``), K
+        for K classes (``forward`` returns logits of shape ``(n, K)``).
+    slope : float, default=0.0
+        Negative slope gamma of the leaky ReLU, in [0, 1).
+    seed : int, default=0
+        Seed of the initial weights. They are drawn on the CPU from a private
+        generator, so they are a pure function of ``seed`` (and the shapes),
+        whatever the device and the global random state.
+    dtype : torch.dtype, default=torch.float32
+        Floating point type of the weights.
+
+    Notes
+    -----
+    Initialisation as in the paper: ``w_k ~ N(0, I_d / d)``,
+    ``b_k ~ N(0, 1)``, ``a_k ~ N(0, 1 / m)``.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        hidden_dim,
+        n_outputs=1,
+        slope=0.0,
+        seed=0,
+        dtype=torch.float32,
+    ):
+        super().__init__()
+        generator = torch.Generator().manual_seed(int(seed))
+        weight = torch.randn(hidden_dim, n_features, generator=generator, dtype=dtype)
+        bias = torch.randn(hidden_dim, generator=generator, dtype=dtype)
+        readout = torch.randn(hidden_dim, n_outputs, generator=generator, dtype=dtype)
+        self.slope = float(slope)
+        self.weight = nn.Parameter(weight / math.sqrt(n_features))
+        self.bias = nn.Parameter(bias)
+        readout = readout / math.sqrt(hidden_dim)
+        self.register_buffer("readout", readout[:, 0] if n_outputs == 1 else readout)
+
+    @property
+    def n_features(self):
+        return self.weight.shape[1]
+
+    @property
+    def hidden_dim(self):
+        return self.weight.shape[0]
+
+    def preactivation(self, X):
+        """Return ``X W^T + b``, shape ``(n, m)``."""
+        return torch.addmm(self.bias, X, self.weight.t())
+
+    def forward(self, X):
+        """Return f(X): margins ``(n,)`` or logits ``(n, K)``."""
+        return F.leaky_relu(self.preactivation(X), self.slope) @ self.readout
+
+    def activation_derivative(self, preactivation):
+        """Return ``sigma'`` at the pre-activations (1 above 0, ``slope`` else).
+
+        At exactly 0 this takes ``slope``, as PyTorch's autograd does.
+        """
+        positive = (preactivation > 0).to(preactivation.dtype)
+        return positive.mul_(1.0 - self.slope).add_(self.slope)
+
+    def _preactivation_gradient(self, preactivation, grad_output):
+        # dL/d(pre) = (dL/df a^T) * sigma'(pre), for margins or logits.
+        if grad_output.dim() == 1:
+            upstream = torch.outer(grad_output, self.readout)
+        else:
+            upstream = grad_output @ self.readout.t()
+        return upstream.mul_(self.activation_derivative(preactivation))
+
+    def parameter_gradients(self, X, preactivation, grad_output):
+        """Closed-form gradients of a loss with respect to ``weight`` and ``bias``.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n, d)
+            The inputs of the forward pass.
+        preactivation : torch.Tensor of shape (n, m)
+            ``self.preactivation(X)``.
+        grad_output : torch.Tensor of shape (n,) or (n, K)
+            Gradient of the loss with respect to the outputs.
+
+        Returns
+        -------
+        grad_weight, grad_bias : torch.Tensor
+            Shapes ``(m, d)`` and ``(m,)``.
+        """
+        grad_pre = self._preactivation_gradient(preactivation, grad_output)
+        return grad_pre.t() @ X, grad_pre.sum(dim=0)
+
+    def input_gradient(self, X, grad_output):
+        """Closed-form gradient of a loss with respect to the inputs, ``(n, d)``.
+
+        ``grad_output`` is the gradient of the loss with respect to the outputs
+        at ``X``, shape ``(n,)`` or ``(n, K)``.
+        """
+        grad_pre = self._preactivation_gradient(self.preactivation(X), grad_output)
+        return grad_pre @ self.weight
+
+
+class MarginLoss(nn.Module):
+    """The paper's losses on margins, extended to K classes.
+
+    Targets are class indices. With two classes index 0 is the label -1 and
+    index 1 the label +1, and the per-sample loss is ``l(-y f(x))`` with
+    ``l(s) = s`` (``"identity"``) or ``l(s) = log(1 + e^s)`` (``"logistic"``).
+    With K classes ``"logistic"`` is the softmax cross entropy and
+    ``"identity"`` is ``-(f_y(x) - mean_k f_k(x))``. The reduction is the mean
+    over samples of the class-weighted per-sample losses.
+
+    Parameters
+    ----------
+    loss : {"identity", "logistic"}, default="identity"
+    class_weight : torch.Tensor of shape (n_classes,) or None, default=None
+        Weight of each class in the per-sample losses.
+    """
+
+    def __init__(self, loss="identity", class_weight=None):
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}.")
+        self.loss = loss
+        self.register_buffer("class_weight", class_weight)
+
+    def _reduce(self, per_sample, target):
+        if self.class_weight is not None:
+            per_sample = per_sample * self.class_weight[target]
+        return per_sample.mean()
+
+    def forward(self, output, target):
+        """Return the mean loss; differentiable through autograd."""
+        if output.dim() == 1:
+            signed_margin = -(2 * target - 1).to(output.dtype) * output
+            per_sample = (
+                signed_margin if self.loss == "identity" else F.softplus(signed_margin)
+            )
+        elif self.loss == "logistic":
+            per_sample = F.cross_entropy(output, target, reduction="none")
+        else:
+            chosen = output.gather(1, target[:, None])[:, 0]
+            per_sample = output.mean(dim=1) - chosen
+        return self._reduce(per_sample, target)
+
+    def loss_and_grad(self, output, target):
+        """Return the mean loss and its gradient with respect to ``output``.
+
+        The gradient is computed in closed form, without autograd.
+        """
+        n_samples = output.shape[0]
+        weight = None if self.class_weight is None else self.class_weight[target]
+        if output.dim() == 1:
+            sign = (2 * target - 1).to(output.dtype)
+            signed_margin = -sign * output
+            if self.loss == "identity":
+                per_sample, slope = signed_margin, torch.ones_like(output)
+            else:
+                per_sample = F.softplus(signed_margin)
+                slope = torch.sigmoid(signed_margin)
+            grad = -sign * slope
+        else:
+            onehot = F.one_hot(target, output.shape[1]).to(output.dtype)
+            if self.loss == "logistic":
+                log_proba = F.log_softmax(output, dim=1)
+                per_sample = -(log_proba * onehot).sum(dim=1)
+                grad = log_proba.exp_() - onehot
+            else:
+                per_sample = output.mean(dim=1) - (output * onehot).sum(dim=1)
+                grad = 1.0 / output.shape[1] - onehot
+        if weight is not None:
+            per_sample = per_sample * weight
+            grad = grad * (weight if grad.dim() == 1 else weight[:, None])
+        return per_sample.mean(), grad.div_(n_samples)
