@@ -1,0 +1,397 @@
+"""Targeted gradient attacks on a fitted network, and the target labels.
+
+These are plain functions on a torch module that maps inputs of shape
+``(n, d)`` to margins ``(n,)`` (two classes, the paper's case) or to logits
+``(n, K)``. Targets are class indices: with margins, index 1 is the class of
+positive margins (the label +1) and index 0 the label -1.
+
+The paper's perturbation (``norm="l2"``, ``steps=1``) is one targeted L2
+gradient step of length exactly ``epsilon``, computed at x. For two classes it
+is ``epsilon * y_t * grad f(x) / ||grad f(x)||`` with ``y_t`` in {-1, +1}; for
+K classes the step descends the cross entropy of the target class. Since every
+step is normalised, the scale of the loss does not matter, only its direction.
+
+A module with a closed-form ``input_gradient(X, grad_output)`` method (as
+:class:`~sklearn_pertlearn._network.TwoLayerNetwork` has) is differentiated
+without autograd: for margins one step is then two matrix products and needs
+no forward pass at all. Any other module goes through autograd.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+NORMS = ("l2", "linf")
+TARGET_STRATEGIES = ("balanced", "random", "random_other", "shift")
+BASES = ("none", "data", "uniform")
+
+_ATTACK_CONSTRAINTS = {
+    "epsilon": [Interval(Real, 0, None, closed="left")],
+    "norm": [StrOptions(set(NORMS))],
+    "steps": [Interval(Integral, 1, None, closed="left")],
+    "step_size": [Interval(Real, 0, None, closed="neither"), None],
+    "clip": [tuple, None],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+}
+
+
+def _module_dtype_and_device(module):
+    for tensor in (*module.parameters(), *module.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype, tensor.device
+    return torch.float32, torch.device("cpu")
+
+
+def _check_clip(clip):
+    if clip is None:
+        return None
+    if len(clip) != 2 or not clip[0] < clip[1]:
+        raise ValueError(
+            f"clip must be a pair (low, high) with low < high, got {clip!r}."
+        )
+    return float(clip[0]), float(clip[1])
+
+
+def _target_ascent_gradient(output, target):
+    """Gradient, with respect to the outputs, of the score the attack raises.
+
+    For margins the score is ``y_t f(x)`` (so the step is independent of the
+    training loss, as PAPER.md shows); for logits it is minus the cross
+    entropy of the target class.
+    """
+    if output.dim() == 1:
+        return (2 * target - 1).to(output.dtype)
+    grad = -torch.softmax(output, dim=1)
+    grad[torch.arange(len(target), device=grad.device), target] += 1
+    return grad
+
+
+def _ascent_direction(module, X, target, margins):
+    """Input gradient of the target score at ``X``, shape ``(n, d)``."""
+    if hasattr(module, "input_gradient"):
+        with torch.no_grad():
+            if margins:
+                # The margin's score gradient does not depend on f(x): skip
+                # the forward pass altogether.
+                grad_output = (2 * target - 1).to(X.dtype)
+            else:
+                grad_output = _target_ascent_gradient(module(X), target)
+            return module.input_gradient(X, grad_output)
+    with torch.enable_grad():
+        X = X.detach().requires_grad_(True)
+        output = module(X)
+        grad_output = _target_ascent_gradient(output.detach(), target)
+        (grad,) = torch.autograd.grad(output, X, grad_output)
+    return grad
+
+
+def _unit(direction, norm):
+    """Steepest-ascent unit step: zero where the gradient is zero."""
+    if norm == "linf":
+        return direction.sign()
+    length = torch.linalg.vector_norm(direction, dim=1, keepdim=True)
+    return direction / length.clamp_min(torch.finfo(direction.dtype).tiny)
+
+
+def _project(delta, epsilon, norm):
+    """Project the rows of ``delta`` onto the epsilon ball around 0."""
+    if norm == "linf":
+        return delta.clamp_(-epsilon, epsilon)
+    length = torch.linalg.vector_norm(delta, dim=1, keepdim=True)
+    scale = (epsilon / length.clamp_min(torch.finfo(delta.dtype).tiny)).clamp_(max=1)
+    return delta.mul_(scale)
+
+
+@validate_params(
+    {"module": [torch.nn.Module], "X": ["array-like"], "target": ["array-like"]}
+    | _ATTACK_CONSTRAINTS,
+    prefer_skip_nested_validation=True,
+)
+def targeted_perturbation(
+    module,
+    X,
+    target,
+    *,
+    epsilon,
+    norm="l2",
+    steps=1,
+    step_size=None,
+    clip=None,
+    batch_size=8192,
+):
+    """Return targeted adversarial perturbations ``r`` of ``X``.
+
+    With ``steps=1`` and ``norm="l2"`` this is the paper's perturbation, the
+    targeted fast-gradient L2 step: ``r`` has length exactly ``epsilon`` in
+    every row (zero where the gradient vanishes). More steps run projected
+    gradient descent from ``X``, each step of length ``step_size``, projected
+    back onto the ``epsilon`` ball around ``X``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Fitted network mapping ``(n, d)`` inputs to margins ``(n,)`` or to
+        logits ``(n, K)``, e.g. ``WideTwoLayerNetClassifier().fit(X, y).module_``.
+        It is used as is, on its own device and in its own floating point type.
+    X : array-like of shape (n_samples, n_features)
+        Points at which the attack starts.
+    target : array-like of shape (n_samples,)
+        Target class indices: 0 or 1 for margins (1 is the class of positive
+        margins), 0 to K - 1 for logits.
+    epsilon : float
+        Radius of the perturbation, at least 0.
+    norm : {"l2", "linf"}, default="l2"
+        Norm of the ball. ``"linf"`` steps along the sign of the gradient.
+    steps : int, default=1
+        Number of gradient steps; more than 1 is projected gradient descent.
+    step_size : float, default=None
+        Length of each step; ``None`` means ``2.5 * epsilon / steps``.
+    clip : tuple of (float, float), default=None
+        Range ``(low, high)`` that the perturbed points ``X + r`` are clipped
+        to, e.g. ``(0, 1)`` for images; ``None`` does not clip.
+    batch_size : int, default=8192
+        Number of rows attacked at once; bounds the memory used.
+
+    Returns
+    -------
+    perturbation : ndarray of shape (n_samples, n_features)
+        The perturbations ``r``, in the floating point type of ``X`` (float32
+        unless ``X`` is float64).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pertlearn._network import TwoLayerNetwork
+    >>> from sklearn_pertlearn.perturbation import targeted_perturbation
+    >>> net = TwoLayerNetwork(n_features=5, hidden_dim=50, seed=0)
+    >>> X = np.ones((3, 5), dtype=np.float32)
+    >>> r = targeted_perturbation(net, X, [0, 1, 1], epsilon=0.5)
+    >>> np.linalg.norm(r, axis=1).round(4)
+    array([0.5, 0.5, 0.5], dtype=float32)
+    """
+    X = check_array(X, dtype=[np.float32, np.float64], order="C")
+    target = np.asarray(target)
+    if target.shape != (X.shape[0],):
+        raise ValueError(
+            f"target must have shape ({X.shape[0]},) to match X, "
+            f"got {target.shape}."
+        )
+    if target.size and not np.issubdtype(target.dtype, np.integer):
+        raise ValueError(
+            f"target must hold integer class indices, got dtype {target.dtype}."
+        )
+    clip = _check_clip(clip)
+    dtype, device = _module_dtype_and_device(module)
+    n_features = getattr(module, "n_features", X.shape[1])
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but the module expects "
+            f"{n_features} features as input."
+        )
+    perturbation = np.empty_like(X)
+    if step_size is None:
+        step_size = 2.5 * epsilon / steps
+
+    X_torch = torch.from_numpy(X)
+    target_torch = torch.from_numpy(target.astype(np.int64, copy=False))
+    with torch.no_grad():
+        probe = module(X_torch[:1].to(device=device, dtype=dtype))
+    margins = probe.dim() == 1
+    n_classes = 2 if margins else probe.shape[1]
+    if target.min() < 0 or target.max() >= n_classes:
+        raise ValueError(
+            f"target must hold class indices in [0, {n_classes - 1}] for this "
+            f"module, got values in [{target.min()}, {target.max()}]."
+        )
+
+    for start in range(0, X.shape[0], batch_size):
+        x = X_torch[start : start + batch_size].to(device=device, dtype=dtype)
+        t = target_torch[start : start + batch_size].to(device)
+        delta = torch.zeros_like(x)
+        for _ in range(steps):
+            direction = _ascent_direction(module, x + delta, t, margins)
+            delta.add_(_unit(direction, norm), alpha=step_size)
+            _project(delta, epsilon, norm)
+            if clip is not None:
+                delta = (x + delta).clamp_(*clip).sub_(x)
+        perturbation[start : start + batch_size] = delta.cpu().numpy()
+    return perturbation
+
+
+@validate_params(
+    {
+        "module": [torch.nn.Module],
+        "X": ["array-like"],
+        "target": ["array-like"],
+        "base": [StrOptions(set(BASES))],
+        "random_state": ["random_state"],
+    }
+    | _ATTACK_CONSTRAINTS,
+    prefer_skip_nested_validation=True,
+)
+def adversarial_examples(
+    module,
+    X,
+    target,
+    *,
+    epsilon,
+    norm="l2",
+    steps=1,
+    step_size=None,
+    base="none",
+    clip=None,
+    batch_size=8192,
+    random_state=None,
+):
+    """Return the adversarial examples that the student network learns from.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Fitted network, as in :func:`targeted_perturbation`.
+    X : array-like of shape (n_samples, n_features)
+        Natural data.
+    target : array-like of shape (n_samples,)
+        Target class indices, as in :func:`targeted_perturbation`.
+    epsilon : float
+        Radius of the perturbation, at least 0.
+    norm : {"l2", "linf"}, default="l2"
+        Norm of the ball.
+    steps : int, default=1
+        Number of gradient steps.
+    step_size : float, default=None
+        Length of each step; ``None`` means ``2.5 * epsilon / steps``.
+    base : {"none", "data", "uniform"}, default="none"
+        What the perturbation is put on:
+
+        - ``"none"``: the perturbation alone, ``x_adv = r(x)`` (the paper's
+          scenario a; the gradient is still taken at x);
+        - ``"data"``: ``x_adv = x + r(x)`` (scenario b);
+        - ``"uniform"``: ``x_adv = u + r(u)`` with ``u`` drawn uniformly from
+          the ``clip`` range, or from [0, 1] when ``clip`` is None; ``X``
+          then only gives the shape.
+    clip : tuple of (float, float), default=None
+        Range that ``x + r`` is clipped to; ``None`` does not clip.
+    batch_size : int, default=8192
+        Number of rows attacked at once.
+    random_state : int, RandomState instance or None, default=None
+        Draws the uniform noise of ``base="uniform"``.
+
+    Returns
+    -------
+    X_adv : ndarray of shape (n_samples, n_features)
+        Adversarial examples, in the floating point type of ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pertlearn._network import TwoLayerNetwork
+    >>> from sklearn_pertlearn.perturbation import adversarial_examples
+    >>> net = TwoLayerNetwork(n_features=4, hidden_dim=50, seed=0)
+    >>> X = np.zeros((2, 4), dtype=np.float32)
+    >>> X_adv = adversarial_examples(net, X, [0, 1], epsilon=0.1, base="uniform",
+    ...                              random_state=0)
+    >>> X_adv.shape
+    (2, 4)
+    """
+    X = check_array(X, dtype=[np.float32, np.float64], order="C")
+    clip = _check_clip(clip)
+    if base == "uniform":
+        low, high = clip if clip is not None else (0.0, 1.0)
+        rng = check_random_state(random_state)
+        X = rng.uniform(low, high, size=X.shape).astype(X.dtype)
+    perturbation = targeted_perturbation(
+        module,
+        X,
+        target,
+        epsilon=epsilon,
+        norm=norm,
+        steps=steps,
+        step_size=step_size,
+        clip=clip,
+        batch_size=batch_size,
+    )
+    if base == "none":
+        return perturbation
+    return X + perturbation
+
+
+@validate_params(
+    {
+        "y": ["array-like"],
+        "classes": ["array-like"],
+        "strategy": [StrOptions(set(TARGET_STRATEGIES))],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_targets(y, classes, *, strategy="balanced", random_state=None):
+    """Draw the target label of every sample.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        True labels, all of them in ``classes``. ``"balanced"`` and
+        ``"random"`` use only their number.
+    classes : array-like of shape (n_classes,)
+        The sorted class labels, e.g. a fitted classifier's ``classes_``.
+    strategy : {"balanced", "random", "random_other", "shift"}, \
+            default="balanced"
+        - ``"balanced"``: random and independent of ``y``, with every class
+          equally often (up to one when the classes do not divide the sample
+          count). With the identity loss an imbalance in the targets is
+          absorbed by the student's bias and can bring it to chance, which
+          this rules out.
+        - ``"random"``: uniform over all classes, independently of ``y`` (the
+          authors' choice; about half of the targets equal ``y`` for two
+          classes).
+        - ``"random_other"``: uniform over the classes other than ``y``
+          (Ilyas et al.'s D_rand).
+        - ``"shift"``: the next class, ``(y + 1) mod K`` in the order of
+          ``classes`` (Ilyas et al.'s D_det); the flipped label for two
+          classes.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the random strategies.
+
+    Returns
+    -------
+    y_target : ndarray of shape (n_samples,)
+        Target labels, taken from ``classes``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pertlearn.perturbation import make_targets
+    >>> make_targets([-1, 1, 1], [-1, 1], strategy="shift")
+    array([ 1, -1, -1])
+    >>> np.bincount(make_targets([0] * 6, [0, 1, 2], random_state=0))
+    array([2, 2, 2])
+    """
+    classes = np.asarray(classes)
+    y = np.asarray(y)
+    n_samples, n_classes = len(y), len(classes)
+    if n_classes < 2:
+        raise ValueError(f"classes must hold at least 2 classes, got {n_classes}.")
+    rng = check_random_state(random_state)
+    if strategy == "random":
+        index = rng.randint(n_classes, size=n_samples)
+    elif strategy == "balanced":
+        index = rng.permutation(np.resize(rng.permutation(n_classes), n_samples))
+    else:
+        # classes_ is sorted, but "shift" follows the order given, so look
+        # the labels up through a sorting permutation.
+        order = np.argsort(classes, kind="stable")
+        position = np.searchsorted(classes, y, sorter=order).clip(max=n_classes - 1)
+        y_index = order[position]
+        unknown = classes[y_index] != y
+        if unknown.any():
+            raise ValueError(
+                f"y contains labels that are not in classes: "
+                f"{np.unique(y[unknown]).tolist()}."
+            )
+        offset = 1 if strategy == "shift" else rng.randint(1, n_classes, n_samples)
+        index = (y_index + offset) % n_classes
+    return classes[index]
