@@ -105,6 +105,21 @@ def _project(delta, epsilon, norm):
     return delta.mul_(scale)
 
 
+def _class_index(labels, classes, name):
+    """Positions of ``labels`` in ``classes``, which need not be sorted."""
+    labels, classes = np.asarray(labels), np.asarray(classes)
+    order = np.argsort(classes, kind="stable")
+    position = np.searchsorted(classes, labels, sorter=order).clip(max=len(classes) - 1)
+    index = order[position]
+    unknown = classes[index] != labels
+    if unknown.any():
+        raise ValueError(
+            f"{name} contains labels that are not in classes: "
+            f"{np.unique(labels[unknown]).tolist()}."
+        )
+    return index
+
+
 @validate_params(
     {"module": [torch.nn.Module], "X": ["array-like"], "target": ["array-like"]}
     | _ATTACK_CONSTRAINTS,
@@ -195,10 +210,10 @@ def targeted_perturbation(
     if step_size is None:
         step_size = 2.5 * epsilon / steps
 
-    X_torch = torch.from_numpy(X)
-    target_torch = torch.from_numpy(target.astype(np.int64, copy=False))
+    # torch.tensor copies each batch: read-only inputs (memory maps) are fine,
+    # and only one batch at a time is converted.
     with torch.no_grad():
-        probe = module(X_torch[:1].to(device=device, dtype=dtype))
+        probe = module(torch.tensor(X[:1], dtype=dtype, device=device))
     margins = probe.dim() == 1
     n_classes = 2 if margins else probe.shape[1]
     if target.min() < 0 or target.max() >= n_classes:
@@ -208,8 +223,10 @@ def targeted_perturbation(
         )
 
     for start in range(0, X.shape[0], batch_size):
-        x = X_torch[start : start + batch_size].to(device=device, dtype=dtype)
-        t = target_torch[start : start + batch_size].to(device)
+        x = torch.tensor(X[start : start + batch_size], dtype=dtype, device=device)
+        t = torch.tensor(
+            target[start : start + batch_size], dtype=torch.int64, device=device
+        )
         delta = torch.zeros_like(x)
         for _ in range(steps):
             direction = _ascent_direction(module, x + delta, t, margins)
@@ -381,17 +398,6 @@ def make_targets(y, classes, *, strategy="balanced", random_state=None):
     elif strategy == "balanced":
         index = rng.permutation(np.resize(rng.permutation(n_classes), n_samples))
     else:
-        # classes_ is sorted, but "shift" follows the order given, so look
-        # the labels up through a sorting permutation.
-        order = np.argsort(classes, kind="stable")
-        position = np.searchsorted(classes, y, sorter=order).clip(max=n_classes - 1)
-        y_index = order[position]
-        unknown = classes[y_index] != y
-        if unknown.any():
-            raise ValueError(
-                f"y contains labels that are not in classes: "
-                f"{np.unique(y[unknown]).tolist()}."
-            )
         offset = 1 if strategy == "shift" else rng.randint(1, n_classes, n_samples)
-        index = (y_index + offset) % n_classes
+        index = (_class_index(y, classes, "y") + offset) % n_classes
     return classes[index]

@@ -1,0 +1,327 @@
+"""The targeted attack as a scikit-learn transformer and imbalanced-learn sampler."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    MetaEstimatorMixin,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .classifier import WideTwoLayerNetClassifier
+from .perturbation import (
+    BASES,
+    NORMS,
+    TARGET_STRATEGIES,
+    _class_index,
+    adversarial_examples,
+    make_targets,
+    targeted_perturbation,
+)
+
+_FLOATS = (np.float32, np.float64)
+
+
+class AdversarialPerturbationTransformer(
+    OneToOneFeatureMixin, TransformerMixin, MetaEstimatorMixin, BaseEstimator
+):
+    """Targeted adversarial examples of a fitted network, as a transformer.
+
+    ``fit(X, y)`` trains a clone of ``estimator`` (the network f) on clean data,
+    or takes ``estimator`` as it is with ``prefit=True``. Then:
+
+    - ``fit_resample(X, y)`` returns the adversarial data set
+      ``(X_adv, y_adv)`` of perturbation learning: a target label for every
+      sample, drawn by ``targets``, and the example that pushes f towards it.
+      This is imbalanced-learn's sampler contract, so in an
+      :class:`imblearn.pipeline.Pipeline` the next step is trained on the
+      adversarial data only, while prediction goes straight to it;
+    - ``transform(X)`` returns adversarial examples of ``X`` for targets drawn
+      the same way (strategies that depend on the label use f's predictions);
+    - ``perturb(X, y_target)`` returns the perturbations ``r`` alone.
+
+    Read more in the :ref:`User Guide <perturbation_learning>`.
+
+    Parameters
+    ----------
+    estimator : estimator object, default=None
+        Classifier that exposes its fitted torch network as ``module_``;
+        ``None`` means :class:`WideTwoLayerNetClassifier()`.
+
+    epsilon : float, default=0.1
+        Radius of the perturbation, at least 0. With ``norm="l2"`` and
+        ``steps=1`` every perturbation is exactly this long.
+
+    norm : {"l2", "linf"}, default="l2"
+        Norm of the perturbation ball; ``"l2"`` with one step is the paper's
+        perturbation.
+
+    steps : int, default=1
+        Number of gradient steps; more than 1 is projected gradient descent.
+
+    step_size : float, default=None
+        Length of each step; ``None`` means ``2.5 * epsilon / steps``.
+
+    targets : {"balanced", "random", "random_other", "shift"}, \
+            default="balanced"
+        How target labels are drawn, see
+        :func:`~sklearn_pertlearn.perturbation.make_targets`. ``"balanced"``
+        draws every class equally often; ``"random"`` is the authors' choice.
+
+    base : {"none", "data", "uniform"}, default="none"
+        What the perturbation is put on: nothing (the paper's scenario a,
+        ``x_adv = r(x)``), the data (scenario b, ``x_adv = x + r(x)``), or
+        uniform noise ``u`` from the ``clip`` range (``x_adv = u + r(u)``).
+
+    clip : tuple of (float, float), default=None
+        Range ``(low, high)`` that perturbed points are clipped to, e.g.
+        ``(0, 1)`` for images; ``None`` does not clip.
+
+    batch_size : int, default=8192
+        Number of rows attacked at once; bounds the memory used.
+
+    prefit : bool, default=False
+        Whether ``estimator`` is already fitted; it is then used as it is and
+        not cloned.
+
+    random_state : int, RandomState instance or None, default=None
+        Draws the target labels and the uniform noise. Pass an int for the same
+        output across calls.
+
+    Attributes
+    ----------
+    estimator_ : estimator object
+        The fitted network f that is attacked.
+
+    classes_ : ndarray of shape (n_classes,)
+        Class labels of ``estimator_``.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    PerturbationLearningClassifier : The whole procedure: f, the adversarial
+        data and the student g in one classifier.
+    sklearn_pertlearn.perturbation.targeted_perturbation : The attack on a
+        torch module.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pertlearn.classifier import WideTwoLayerNetClassifier
+    >>> from sklearn_pertlearn.transformer import AdversarialPerturbationTransformer
+    >>> from sklearn_pertlearn.datasets import make_shifted_gaussian
+    >>> X, y = make_shifted_gaussian(100, 10, random_state=0)
+    >>> net = WideTwoLayerNetClassifier(
+    ...     hidden_dim=50, loss="identity", lr=0.1, max_epochs=10, random_state=0)
+    >>> attack = AdversarialPerturbationTransformer(net, epsilon=0.5, random_state=0)
+    >>> X_adv, y_adv = attack.fit_resample(X, y)
+    >>> np.linalg.norm(X_adv, axis=1).round(3)[:3]
+    array([0.5, 0.5, 0.5], dtype=float32)
+    >>> np.bincount(y_adv + 1)[[0, 2]]
+    array([50, 50])
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict"]), None],
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "norm": [StrOptions(set(NORMS))],
+        "steps": [Interval(Integral, 1, None, closed="left")],
+        "step_size": [Interval(Real, 0, None, closed="neither"), None],
+        "targets": [StrOptions(set(TARGET_STRATEGIES))],
+        "base": [StrOptions(set(BASES))],
+        "clip": [tuple, None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "prefit": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        epsilon=0.1,
+        norm="l2",
+        steps=1,
+        step_size=None,
+        targets="balanced",
+        base="none",
+        clip=None,
+        batch_size=8192,
+        prefit=False,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.epsilon = epsilon
+        self.norm = norm
+        self.steps = steps
+        self.step_size = step_size
+        self.targets = targets
+        self.base = base
+        self.clip = clip
+        self.batch_size = batch_size
+        self.prefit = prefit
+        self.random_state = random_state
+
+    def _fit(self, X, y):
+        """Fit (or take) the network; return the validated ``X`` and ``y``."""
+        X, y = validate_data(self, X, y, dtype=_FLOATS)
+        check_classification_targets(y)
+        if self.prefit:
+            if self.estimator is None:
+                raise ValueError("prefit=True needs a fitted estimator, got None.")
+            check_is_fitted(self.estimator)
+            n_features = getattr(self.estimator, "n_features_in_", X.shape[1])
+            if n_features != X.shape[1]:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but the prefit estimator "
+                    f"{type(self.estimator).__name__} was fitted on {n_features}."
+                )
+            self.estimator_ = self.estimator
+        else:
+            estimator = (
+                WideTwoLayerNetClassifier() if self.estimator is None else self.estimator
+            )
+            self.estimator_ = clone(estimator).fit(X, y)
+        if not hasattr(self.estimator_, "module_"):
+            raise ValueError(
+                "estimator must expose its fitted torch network as module_ (as "
+                f"WideTwoLayerNetClassifier does); {type(self.estimator_).__name__} "
+                "does not."
+            )
+        self.classes_ = self.estimator_.classes_
+        return X, y
+
+    def _attack_kwargs(self):
+        return dict(
+            epsilon=self.epsilon,
+            norm=self.norm,
+            steps=self.steps,
+            step_size=self.step_size,
+            clip=self.clip,
+            batch_size=self.batch_size,
+        )
+
+    def _resample(self, X, y):
+        rng = check_random_state(self.random_state)
+        y_target = make_targets(y, self.classes_, strategy=self.targets, random_state=rng)
+        X_adv = adversarial_examples(
+            self.estimator_.module_,
+            X,
+            _class_index(y_target, self.classes_, "y_target"),
+            base=self.base,
+            random_state=rng,
+            **self._attack_kwargs(),
+        )
+        return X_adv, y_target
+
+    @_fit_context(
+        # estimator is validated when it is fitted.
+        prefer_skip_nested_validation=False
+    )
+    def fit(self, X, y):
+        """Fit the network f to be attacked (or take it, with ``prefit=True``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : object
+            The fitted transformer.
+        """
+        self._fit(X, y)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit_resample(self, X, y):
+        """Fit f, then return the adversarial data set for drawn targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels; the ``"random_other"`` and ``"shift"`` targets are
+            drawn from them.
+
+        Returns
+        -------
+        X_adv : ndarray of shape (n_samples, n_features)
+            Adversarial examples, as ``base`` builds them.
+        y_adv : ndarray of shape (n_samples,)
+            Their target labels.
+        """
+        return self._resample(*self._fit(X, y))
+
+    def transform(self, X):
+        """Return adversarial examples of ``X`` for drawn target labels.
+
+        The ``"random_other"`` and ``"shift"`` targets are drawn from f's
+        predictions, since ``transform`` has no labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to attack.
+
+        Returns
+        -------
+        X_adv : ndarray of shape (n_samples, n_features)
+            Adversarial examples, as ``base`` builds them.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=_FLOATS)
+        return self._resample(X, self.estimator_.predict(X))[0]
+
+    def perturb(self, X, y_target):
+        """Return the perturbations ``r`` that push f towards ``y_target``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to attack.
+        y_target : array-like of shape (n_samples,)
+            Target labels, each one of ``classes_``.
+
+        Returns
+        -------
+        perturbation : ndarray of shape (n_samples, n_features)
+            The perturbations ``r``, without any base added.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=_FLOATS)
+        y_target = np.asarray(y_target)
+        if y_target.shape != (X.shape[0],):
+            raise ValueError(
+                f"y_target must have shape ({X.shape[0]},) to match X, got "
+                f"{y_target.shape}."
+            )
+        return targeted_perturbation(
+            self.estimator_.module_,
+            X,
+            _class_index(y_target, self.classes_, "y_target"),
+            **self._attack_kwargs(),
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.transformer_tags.preserves_dtype = ["float32", "float64"]
+        return tags
