@@ -37,7 +37,7 @@ class TwoLayerNetwork(nn.Module):
     seed : int, default=0
         Seed of the initial weights. They are drawn on the CPU from a private
         generator, so they are a pure function of ``seed`` (and the shapes),
-        whatever the device and the global random state.
+        whatever the device, the dtype and the global random state.
     dtype : torch.dtype, default=torch.float32
         Floating point type of the weights.
 
@@ -57,14 +57,17 @@ class TwoLayerNetwork(nn.Module):
         dtype=torch.float32,
     ):
         super().__init__()
+        # Drawn in float64 and then rounded, so that both precisions start
+        # from the same weights.
         generator = torch.Generator().manual_seed(int(seed))
-        weight = torch.randn(hidden_dim, n_features, generator=generator, dtype=dtype)
-        bias = torch.randn(hidden_dim, generator=generator, dtype=dtype)
-        readout = torch.randn(hidden_dim, n_outputs, generator=generator, dtype=dtype)
+        weight, bias, readout = (
+            torch.randn(*shape, generator=generator, dtype=torch.float64)
+            for shape in ((hidden_dim, n_features), (hidden_dim,), (hidden_dim, n_outputs))
+        )
         self.slope = float(slope)
-        self.weight = nn.Parameter(weight / math.sqrt(n_features))
-        self.bias = nn.Parameter(bias)
-        readout = readout / math.sqrt(hidden_dim)
+        self.weight = nn.Parameter((weight / math.sqrt(n_features)).to(dtype))
+        self.bias = nn.Parameter(bias.to(dtype))
+        readout = (readout / math.sqrt(hidden_dim)).to(dtype)
         self.register_buffer("readout", readout[:, 0] if n_outputs == 1 else readout)
 
     @property
@@ -79,17 +82,20 @@ class TwoLayerNetwork(nn.Module):
         """Return ``X W^T + b``, shape ``(n, m)``."""
         return torch.addmm(self.bias, X, self.weight.t())
 
+    def output(self, preactivation):
+        """Return f from the pre-activations: margins ``(n,)`` or logits ``(n, K)``."""
+        return F.leaky_relu(preactivation, self.slope) @ self.readout
+
     def forward(self, X):
         """Return f(X): margins ``(n,)`` or logits ``(n, K)``."""
-        return F.leaky_relu(self.preactivation(X), self.slope) @ self.readout
+        return self.output(self.preactivation(X))
 
     def activation_derivative(self, preactivation):
         """Return ``sigma'`` at the pre-activations (1 above 0, ``slope`` else).
 
         At exactly 0 this takes ``slope``, as PyTorch's autograd does.
         """
-        positive = (preactivation > 0).to(preactivation.dtype)
-        return positive.mul_(1.0 - self.slope).add_(self.slope)
+        return torch.where(preactivation > 0, 1.0, self.slope).to(preactivation.dtype)
 
     def _preactivation_gradient(self, preactivation, grad_output):
         # dL/d(pre) = (dL/df a^T) * sigma'(pre), for margins or logits.
@@ -97,6 +103,8 @@ class TwoLayerNetwork(nn.Module):
             upstream = torch.outer(grad_output, self.readout)
         else:
             upstream = grad_output @ self.readout.t()
+        if self.slope == 0.0:
+            return upstream.mul_(preactivation > 0)
         return upstream.mul_(self.activation_derivative(preactivation))
 
     def parameter_gradients(self, X, preactivation, grad_output):

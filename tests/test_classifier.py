@@ -1,0 +1,374 @@
+"""Tests of WideTwoLayerNetClassifier beyond scikit-learn's common checks."""
+
+import pickle
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_iris, make_blobs
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_pertlearn import WideTwoLayerNetClassifier
+from sklearn_pertlearn._network import MarginLoss, TwoLayerNetwork
+
+requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@pytest.fixture(scope="module")
+def binary_data():
+    X, y = make_blobs(n_samples=80, centers=2, n_features=6, random_state=0)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="module")
+def multiclass_data():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def _plain_autograd_fit(initial, X, y_index, *, loss, slope, lr, momentum, epochs,
+                        class_weight=None):
+    """The authors' training loop, written directly in PyTorch autograd."""
+    n_outputs = 1 if initial.readout.dim() == 1 else initial.readout.shape[1]
+    module = TwoLayerNetwork(
+        initial.n_features, initial.hidden_dim, n_outputs, slope=slope,
+        dtype=initial.weight.dtype,
+    )
+    module.load_state_dict(initial.state_dict())
+    criterion = MarginLoss(loss, class_weight)
+    optimizer = torch.optim.SGD(module.parameters(), lr=lr, momentum=momentum)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)
+    X = torch.as_tensor(X, dtype=initial.weight.dtype)
+    y_index = torch.as_tensor(y_index)
+    for _ in range(epochs):
+        optimizer.zero_grad()
+        value = criterion(module(X), y_index)
+        value.backward()
+        optimizer.step()
+        scheduler.step(value.item())
+    return module
+
+
+@pytest.mark.parametrize("loss", ["identity", "logistic"])
+@pytest.mark.parametrize("slope", [0.0, 0.5])
+@pytest.mark.parametrize("dataset", ["binary_data", "multiclass_data"])
+def test_fit_equals_plain_autograd_loop(request, dataset, loss, slope):
+    X, y = request.getfixturevalue(dataset)
+    params = dict(hidden_dim=20, slope=slope, loss=loss, lr=0.05, random_state=3)
+    initial = WideTwoLayerNetClassifier(max_epochs=0, **params).fit(X, y).module_
+    fitted = WideTwoLayerNetClassifier(max_epochs=60, **params).fit(X, y).module_
+    expected = _plain_autograd_fit(
+        initial, X, np.unique(y, return_inverse=True)[1], loss=loss, slope=slope,
+        lr=0.05, momentum=0.9, epochs=60,
+    )
+    for name in ("weight", "bias"):
+        got, want = getattr(fitted, name).detach(), getattr(expected, name).detach()
+        assert not torch.equal(want, getattr(initial, name).detach())
+        assert (got - want).norm() / want.norm() < 1e-4
+
+
+def test_plateau_scheduler_steps_on_every_epochs_training_loss(binary_data):
+    # A tiny learning rate stalls the loss, so ReduceLROnPlateau (patience 10)
+    # must cut the rate; replaying the recorded losses through torch's own
+    # scheduler must give the same rates, epoch by epoch.
+    X, y = binary_data
+    params = dict(hidden_dim=8, lr=1e-6, max_epochs=30, random_state=0)
+    clf = WideTwoLayerNetClassifier(**params).fit(X, y)
+    history = clf.net_.history
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1e-6)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)
+    replayed = []
+    for loss in history[:, "train_loss"]:
+        replayed.append(optimizer.param_groups[0]["lr"])
+        scheduler.step(loss)
+    assert history[:, "event_lr"] == pytest.approx(replayed)
+    assert clf.net_.optimizer_.param_groups[0]["lr"] < 1e-7
+    constant = WideTwoLayerNetClassifier(lr_scheduler=None, **params).fit(X, y)
+    assert constant.net_.optimizer_.param_groups[0]["lr"] == 1e-6
+
+
+def test_class_weight_matches_plain_loop(binary_data):
+    X, y = binary_data
+    params = dict(hidden_dim=10, loss="identity", lr=0.05, random_state=0)
+    weights = {0: 3.0, 1: 0.5}
+    initial = WideTwoLayerNetClassifier(max_epochs=0, **params).fit(X, y).module_
+    fitted = WideTwoLayerNetClassifier(max_epochs=20, class_weight=weights, **params)
+    fitted = fitted.fit(X, y).module_
+    expected = _plain_autograd_fit(
+        initial, X, y, loss="identity", slope=0.0, lr=0.05, momentum=0.9, epochs=20,
+        class_weight=torch.tensor([3.0, 0.5]),
+    )
+    assert torch.allclose(fitted.weight, expected.weight, rtol=1e-4, atol=1e-6)
+
+
+def test_balanced_class_weight_counters_imbalance():
+    # 9:1 imbalance: the identity loss lets the bias follow the majority, the
+    # balanced weights restore recall on the minority (measured 0.55 -> 1.0).
+    X, y = make_blobs(n_samples=[180, 20], centers=[[0, 0], [2, 2]], random_state=0)
+    params = dict(hidden_dim=50, loss="identity", lr=0.5, max_epochs=100, random_state=0)
+    plain = WideTwoLayerNetClassifier(**params).fit(X, y)
+    balanced = WideTwoLayerNetClassifier(class_weight="balanced", **params).fit(X, y)
+    minority = y == 1
+    assert np.mean(balanced.predict(X[minority]) == 1) > np.mean(
+        plain.predict(X[minority]) == 1
+    )
+
+
+def test_initialisation_follows_the_paper():
+    X = np.zeros((2, 400))
+    y = np.array([0, 1])
+    module = WideTwoLayerNetClassifier(2000, max_epochs=0, random_state=0).fit(X, y).module_
+    assert module.weight.std().item() == pytest.approx(1 / np.sqrt(400), rel=0.01)
+    assert module.bias.std().item() == pytest.approx(1.0, rel=0.05)
+    assert module.readout.std().item() == pytest.approx(1 / np.sqrt(2000), rel=0.05)
+    assert module.readout.shape == (2000,)
+    assert [name for name, _ in module.named_parameters()] == ["weight", "bias"]
+
+
+def test_zero_epochs_keeps_initial_weights_a_pure_function_of_random_state(binary_data):
+    X, y = binary_data
+    first = WideTwoLayerNetClassifier(16, max_epochs=0, random_state=7).fit(X, y)
+    again = WideTwoLayerNetClassifier(16, max_epochs=0, random_state=7).fit(X[:10], y[:10])
+    other = WideTwoLayerNetClassifier(16, max_epochs=0, random_state=8).fit(X, y)
+    assert torch.equal(first.module_.weight, again.module_.weight)
+    assert torch.equal(first.module_.readout, again.module_.readout)
+    assert not torch.equal(first.module_.weight, other.module_.weight)
+    assert len(first.net_.history) == 0
+
+
+def test_fit_is_bit_identical_and_leaves_global_rng_alone(binary_data):
+    X, y = binary_data
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    params = dict(hidden_dim=16, max_epochs=30, batch_size=16, random_state=0)
+    first = WideTwoLayerNetClassifier(**params).fit(X, y)
+    second = WideTwoLayerNetClassifier(**params).fit(X, y)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], numpy_state[1])
+    assert torch.equal(first.module_.weight, second.module_.weight)
+    assert np.array_equal(first.decision_function(X), second.decision_function(X))
+    shuffled = WideTwoLayerNetClassifier(**{**params, "random_state": 1}).fit(X, y)
+    assert not torch.equal(first.module_.weight, shuffled.module_.weight)
+
+
+_SUBPROCESS_FIT = """
+import numpy as np, sys
+from sklearn.datasets import make_blobs
+from sklearn_pertlearn import WideTwoLayerNetClassifier
+X, y = make_blobs(n_samples=50, n_features=4, random_state=0)
+clf = WideTwoLayerNetClassifier(12, max_epochs=20, random_state=0).fit(X, y)
+sys.stdout.write(clf.decision_function(X).tobytes().hex())
+"""
+
+
+def test_fit_is_bit_identical_across_processes():
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", _SUBPROCESS_FIT], capture_output=True, text=True,
+            check=True,
+        ).stdout
+        for _ in range(2)
+    }
+    assert len(outputs) == 1
+
+
+def test_full_batch_equals_one_batch_of_everything(binary_data):
+    X, y = binary_data
+    params = dict(hidden_dim=8, max_epochs=10, random_state=0)
+    full = WideTwoLayerNetClassifier(**params).fit(X, y)
+    one_batch = WideTwoLayerNetClassifier(batch_size=len(X), **params).fit(X, y)
+    mini = WideTwoLayerNetClassifier(batch_size=16, **params).fit(X, y)
+    assert torch.equal(full.module_.weight, one_batch.module_.weight)
+    assert not torch.equal(full.module_.weight, mini.module_.weight)
+    assert mini.net_.history[-1, "train_batch_count"] == 5
+
+
+@pytest.mark.parametrize(
+    "labels", [np.array(["no", "yes"]), np.array([-1, 1]), np.array([3, 7])]
+)
+def test_two_classes_map_to_minus_and_plus_one_in_order(binary_data, labels):
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(10, max_epochs=30, random_state=0).fit(X, labels[y])
+    assert np.array_equal(clf.classes_, labels)
+    margins = clf.decision_function(X)
+    assert margins.shape == (len(X),) and margins.dtype == np.float32
+    assert np.array_equal(clf.predict(X), labels[(margins > 0).astype(int)])
+    assert np.array_equal(margins, clf.module_(torch.as_tensor(X, dtype=torch.float32))
+                          .detach().numpy())
+    assert clf.score(X, labels[y]) > 0.95
+
+
+def test_multiclass_outputs(multiclass_data):
+    X, y = multiclass_data
+    clf = WideTwoLayerNetClassifier(max_epochs=200, random_state=0).fit(X, y)
+    logits = clf.decision_function(X)
+    proba = clf.predict_proba(X)
+    assert logits.shape == proba.shape == (len(X), 3)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert np.array_equal(clf.predict(X), logits.argmax(axis=1))
+    assert clf.score(X, y) > 0.9
+
+
+def test_predict_proba_is_sigmoid_of_margin(binary_data):
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(
+        10, loss="identity", max_epochs=30, random_state=0
+    ).fit(X, y)
+    proba = clf.predict_proba(X)
+    expected = 1 / (1 + np.exp(-clf.decision_function(X).astype(np.float64)))
+    assert np.allclose(proba[:, 1], expected)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+
+
+def test_float64_inputs_and_dtype(binary_data):
+    X, y = binary_data
+    float32 = WideTwoLayerNetClassifier(8, max_epochs=5, random_state=0)
+    assert float32.fit(X.astype(np.float64), y).decision_function(X).dtype == np.float32
+    float64 = WideTwoLayerNetClassifier(8, max_epochs=5, dtype="float64", random_state=0)
+    assert float64.fit(X, y).decision_function(X).dtype == np.float64
+    assert float64.module_.weight.dtype == torch.float64
+    # The same seed gives the same initial weights in either precision.
+    assert np.allclose(
+        float32.fit(X, y).decision_function(X), float64.decision_function(X), atol=1e-4
+    )
+
+
+def test_partial_fit_steps_one_epoch_at_a_time(binary_data):
+    X, y = binary_data
+    params = dict(hidden_dim=8, random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        WideTwoLayerNetClassifier(**params).partial_fit(X, y)
+    stepped = WideTwoLayerNetClassifier(**params)
+    stepped.partial_fit(X, y, classes=[0, 1]).partial_fit(X, y)
+    fitted = WideTwoLayerNetClassifier(max_epochs=2, **params).fit(X, y)
+    assert len(stepped.net_.history) == 2
+    assert torch.allclose(stepped.module_.weight, fitted.module_.weight)
+    with pytest.raises(ValueError, match="not in classes_"):
+        stepped.partial_fit(X, y + 5)
+
+
+def test_warm_start_continues_training(binary_data):
+    X, y = binary_data
+    params = dict(hidden_dim=8, lr_scheduler=None, random_state=0)
+    warm = WideTwoLayerNetClassifier(max_epochs=5, warm_start=True, **params)
+    warm.fit(X, y).fit(X, y)
+    cold = WideTwoLayerNetClassifier(max_epochs=10, **params).fit(X, y)
+    assert len(warm.net_.history) == 10
+    assert torch.allclose(warm.module_.weight, cold.module_.weight)
+    with pytest.raises(ValueError, match="classes of the previous fit"):
+        warm.fit(X, y + 1)
+
+
+def test_verbose_shows_a_progress_bar(binary_data, capsys):
+    X, y = binary_data
+    WideTwoLayerNetClassifier(8, max_epochs=3, verbose=1, random_state=0).fit(X, y)
+    assert "3/3" in capsys.readouterr().err
+
+
+def test_pandas_input_records_feature_names(binary_data):
+    pd = pytest.importorskip("pandas")
+    X, y = binary_data
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    clf = WideTwoLayerNetClassifier(8, max_epochs=5, random_state=0).fit(frame, y)
+    assert list(clf.feature_names_in_) == list(frame.columns)
+    assert np.array_equal(clf.predict(frame), clf.predict(X))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"hidden_dim": 0}, "'hidden_dim' parameter"),
+        ({"slope": 1.0}, "'slope' parameter"),
+        ({"lr": 0.0}, "'lr' parameter"),
+        ({"loss": "hinge"}, "'loss' parameter"),
+        ({"max_epochs": -1}, "'max_epochs' parameter"),
+        ({"lr_scheduler": "cosine"}, "'lr_scheduler' parameter"),
+        ({"device": "gpu"}, "device must be"),
+        ({"class_weight": {5: 2.0}}, "class_weight has labels"),
+    ],
+)
+def test_bad_parameters_raise_clear_errors(binary_data, params, match):
+    X, y = binary_data
+    with pytest.raises(ValueError, match=match):
+        WideTwoLayerNetClassifier(**{"max_epochs": 1, **params}).fit(X, y)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available")
+def test_cuda_without_a_gpu_raises(binary_data):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        WideTwoLayerNetClassifier(device="cuda").fit(*binary_data)
+
+
+def test_bad_inputs_raise_clear_errors(binary_data):
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(8, max_epochs=2, random_state=0)
+    for bad in (np.nan, np.inf):
+        X_bad = X.copy()
+        X_bad[0, 0] = bad
+        with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+            clf.fit(X_bad, y)
+    with pytest.raises(ValueError, match="only one class"):
+        clf.fit(X, np.zeros_like(y))
+    with pytest.raises(TypeError, match="dense data is required"):
+        clf.fit(scipy.sparse.csr_matrix(X), y)
+    clf.fit(X, y)
+    with pytest.raises(ValueError, match="X has 5 features, but .* is expecting 6"):
+        clf.predict(X[:, :5])
+
+
+def test_pipeline_grid_search_cross_validation(binary_data):
+    X, y = binary_data
+    pipe = make_pipeline(
+        StandardScaler(), WideTwoLayerNetClassifier(max_epochs=20, random_state=0)
+    )
+    assert cross_val_score(pipe, X, y, cv=3).mean() > 0.9
+    grid = {"widetwolayernetclassifier__hidden_dim": [4, 16],
+            "widetwolayernetclassifier__lr": [0.01, 0.1]}
+    sequential = GridSearchCV(pipe, grid, cv=3, n_jobs=1).fit(X, y)
+    parallel = GridSearchCV(pipe, grid, cv=3, n_jobs=2).fit(X, y)
+    assert np.array_equal(
+        sequential.cv_results_["mean_test_score"], parallel.cv_results_["mean_test_score"]
+    )
+    assert np.array_equal(
+        sequential.decision_function(X), parallel.decision_function(X)
+    )
+
+
+def test_clone_and_persistence(binary_data, tmp_path):
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(8, max_epochs=10, random_state=0).fit(X, y)
+    assert not hasattr(clone(clf), "net_")
+    assert clone(clf).get_params() == clf.get_params()
+    joblib.dump(clf, tmp_path / "clf.joblib")
+    for restored in (joblib.load(tmp_path / "clf.joblib"), pickle.loads(pickle.dumps(clf))):
+        assert np.array_equal(restored.decision_function(X), clf.decision_function(X))
+        restored.partial_fit(X, y)
+
+
+@requires_cuda
+def test_cuda_fit_predicts_numpy_and_pickles_to_cpu(binary_data):
+    X, y = binary_data
+    params = dict(hidden_dim=16, max_epochs=20, random_state=0)
+    gpu = WideTwoLayerNetClassifier(device="cuda", **params).fit(X, y)
+    cpu = WideTwoLayerNetClassifier(**params).fit(X, y)
+    assert gpu.module_.weight.is_cuda
+    assert isinstance(gpu.predict_proba(X), np.ndarray)
+    assert np.allclose(gpu.decision_function(X), cpu.decision_function(X), atol=1e-4)
+    # Loading in a process that sees no GPU maps the weights to the CPU.
+    payload = pickle.dumps(gpu).hex()
+    script = (
+        "import pickle, sys, warnings; warnings.simplefilter('ignore');"
+        f"clf = pickle.loads(bytes.fromhex('{payload}'));"
+        "print(clf.net_.device, clf.module_.weight.device)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True,
+        env={"CUDA_VISIBLE_DEVICES": "", "PATH": ""},
+    )
+    assert result.stdout.split() == ["cpu", "cpu"]
