@@ -31,7 +31,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from sklearn_pertlearn import WideTwoLayerNetClassifier
 from sklearn_pertlearn._network import MarginLoss, TwoLayerNetwork
-
+from sklearn_pertlearn.datasets import make_shifted_gaussian
 
 LR = 0.1
 

@@ -1,7 +1,18 @@
-"""Learning from adversarial perturbations with wide two-layer networks."""
+"""Learning from adversarial perturbations with wide two-layer networks.
+
+Scikit-learn estimators for the method of Kumano, Kera and Yamasaki, "Wide
+Two-Layer Networks can Learn from Adversarial Perturbations" (NeurIPS 2024).
+"""
 
 from .classifier import WideTwoLayerNetClassifier
+from .perturbation_learning import PerturbationLearningClassifier
+from .transformer import AdversarialPerturbationTransformer
 
 __version__ = "0.1.0"
 
-__all__ = ["WideTwoLayerNetClassifier", "__version__"]
+__all__ = [
+    "AdversarialPerturbationTransformer",
+    "PerturbationLearningClassifier",
+    "WideTwoLayerNetClassifier",
+    "__version__",
+]
