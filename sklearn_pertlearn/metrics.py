@@ -71,8 +71,9 @@ def agreement_scorer(estimator, X, y=None):
     Examples
     --------
     >>> from sklearn.model_selection import cross_validate
-    >>> from sklearn_pertlearn import (
-    ...     PerturbationLearningClassifier, WideTwoLayerNetClassifier)
+    >>> from sklearn_pertlearn.classifier import WideTwoLayerNetClassifier
+    >>> from sklearn_pertlearn.perturbation_learning import (
+    ...     PerturbationLearningClassifier)
     >>> from sklearn_pertlearn.datasets import make_shifted_gaussian
     >>> from sklearn_pertlearn.metrics import agreement_scorer
     >>> X, y = make_shifted_gaussian(200, 20, random_state=0)
