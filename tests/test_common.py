@@ -7,14 +7,25 @@ from sklearn_pertlearn import WideTwoLayerNetClassifier
 ESTIMATORS = [
     # The defaults, as a user's drop-in classifier gets them.
     WideTwoLayerNetClassifier(),
-    # The paper's identity loss, mini-batches and a leaky slope.
+    # The paper's identity loss, with mini-batches and a leaky slope.
     WideTwoLayerNetClassifier(
-        hidden_dim=32, slope=0.25, loss="identity", max_epochs=100, batch_size=16
+        hidden_dim=32, slope=0.25, loss="identity", max_epochs=40, batch_size=32
     ),
 ]
 
+_IDENTITY_LOSS_FAILURES = {
+    "check_class_weight_classifiers": (
+        "The identity loss is linear in f, so class weights only rescale each "
+        "class's pull: on the check's wide, overlapping blobs a weight of 1000 "
+        "on class 0 does not make f predict class 0 everywhere. The bounded "
+        "logistic loss (the default) passes."
+    ),
+}
+
 
 def _expected_failed_checks(estimator):
+    if isinstance(estimator, WideTwoLayerNetClassifier) and estimator.loss == "identity":
+        return _IDENTITY_LOSS_FAILURES
     return {}
 
 
