@@ -88,12 +88,22 @@ def _ascent_direction(module, X, target, margins):
     return grad
 
 
-def _unit(direction, norm):
-    """Steepest-ascent unit step: zero where the gradient is zero."""
+def _step(direction, norm, length):
+    """Steepest-ascent step of ``length``, made in place of ``direction``.
+
+    Rows whose gradient is zero give a zero step, never NaN.
+    """
     if norm == "linf":
-        return direction.sign()
-    length = torch.linalg.vector_norm(direction, dim=1, keepdim=True)
-    return direction / length.clamp_min(torch.finfo(direction.dtype).tiny)
+        return direction.sign_().mul_(length)
+    row_norm = torch.linalg.vector_norm(direction, dim=1, keepdim=True)
+    return direction.mul_(length / row_norm.clamp_min(torch.finfo(direction.dtype).tiny))
+
+
+def _as_tensor(array, dtype, device):
+    # Share the memory of writeable arrays; copy read-only ones (memory maps),
+    # which torch cannot wrap.
+    tensor = torch.from_numpy(array) if array.flags.writeable else torch.tensor(array)
+    return tensor.to(device=device, dtype=dtype)
 
 
 def _project(delta, epsilon, norm):
@@ -118,6 +128,21 @@ def _class_index(labels, classes, name):
             f"{np.unique(labels[unknown]).tolist()}."
         )
     return index
+
+
+def _check_attack_input(X, target, clip):
+    X = check_array(X, dtype=[np.float32, np.float64], order="C")
+    target = np.asarray(target)
+    if target.shape != (X.shape[0],):
+        raise ValueError(
+            f"target must have shape ({X.shape[0]},) to match X, "
+            f"got {target.shape}."
+        )
+    if not np.issubdtype(target.dtype, np.integer):
+        raise ValueError(
+            f"target must hold integer class indices, got dtype {target.dtype}."
+        )
+    return X, target, _check_clip(clip)
 
 
 @validate_params(
@@ -187,18 +212,22 @@ def targeted_perturbation(
     >>> np.linalg.norm(r, axis=1).round(4)
     array([0.5, 0.5, 0.5], dtype=float32)
     """
-    X = check_array(X, dtype=[np.float32, np.float64], order="C")
-    target = np.asarray(target)
-    if target.shape != (X.shape[0],):
-        raise ValueError(
-            f"target must have shape ({X.shape[0]},) to match X, "
-            f"got {target.shape}."
-        )
-    if target.size and not np.issubdtype(target.dtype, np.integer):
-        raise ValueError(
-            f"target must hold integer class indices, got dtype {target.dtype}."
-        )
-    clip = _check_clip(clip)
+    X, target, clip = _check_attack_input(X, target, clip)
+    return _perturb(
+        module,
+        X,
+        target,
+        epsilon=epsilon,
+        norm=norm,
+        steps=steps,
+        step_size=step_size,
+        clip=clip,
+        batch_size=batch_size,
+    )
+
+
+def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_size):
+    """:func:`targeted_perturbation` on input that ``_check_attack_input`` passed."""
     dtype, device = _module_dtype_and_device(module)
     n_features = getattr(module, "n_features", X.shape[1])
     if X.shape[1] != n_features:
@@ -210,10 +239,8 @@ def targeted_perturbation(
     if step_size is None:
         step_size = 2.5 * epsilon / steps
 
-    # torch.tensor copies each batch: read-only inputs (memory maps) are fine,
-    # and only one batch at a time is converted.
     with torch.no_grad():
-        probe = module(torch.tensor(X[:1], dtype=dtype, device=device))
+        probe = module(_as_tensor(X[:1], dtype, device))
     margins = probe.dim() == 1
     n_classes = 2 if margins else probe.shape[1]
     if target.min() < 0 or target.max() >= n_classes:
@@ -223,15 +250,18 @@ def targeted_perturbation(
         )
 
     for start in range(0, X.shape[0], batch_size):
-        x = torch.tensor(X[start : start + batch_size], dtype=dtype, device=device)
-        t = torch.tensor(
-            target[start : start + batch_size], dtype=torch.int64, device=device
-        )
-        delta = torch.zeros_like(x)
-        for _ in range(steps):
-            direction = _ascent_direction(module, x + delta, t, margins)
-            delta.add_(_unit(direction, norm), alpha=step_size)
-            _project(delta, epsilon, norm)
+        x = _as_tensor(X[start : start + batch_size], dtype, device)
+        t = _as_tensor(target[start : start + batch_size], torch.int64, device)
+        # From delta = 0 the first step, projected, is min(step_size,
+        # epsilon) long: with the default step size that is the paper's
+        # perturbation, exactly epsilon long.
+        direction = _ascent_direction(module, x, t, margins)
+        delta = _step(direction, norm, min(step_size, epsilon))
+        for step in range(steps):
+            if step:
+                direction = _ascent_direction(module, x + delta, t, margins)
+                delta.add_(_step(direction, norm, step_size))
+                _project(delta, epsilon, norm)
             if clip is not None:
                 delta = (x + delta).clamp_(*clip).sub_(x)
         perturbation[start : start + batch_size] = delta.cpu().numpy()
@@ -314,16 +344,13 @@ def adversarial_examples(
     >>> X_adv.shape
     (2, 4)
     """
-    X = check_array(X, dtype=[np.float32, np.float64], order="C")
-    clip = _check_clip(clip)
-    if base == "uniform":
-        low, high = clip if clip is not None else (0.0, 1.0)
-        rng = check_random_state(random_state)
-        X = rng.uniform(low, high, size=X.shape).astype(X.dtype)
-    perturbation = targeted_perturbation(
+    X, target, clip = _check_attack_input(X, target, clip)
+    return _adversarial_examples(
         module,
         X,
         target,
+        base=base,
+        random_state=random_state,
         epsilon=epsilon,
         norm=norm,
         steps=steps,
@@ -331,6 +358,15 @@ def adversarial_examples(
         clip=clip,
         batch_size=batch_size,
     )
+
+
+def _adversarial_examples(module, X, target, *, base, random_state, **attack):
+    """:func:`adversarial_examples` on input that ``_check_attack_input`` passed."""
+    if base == "uniform":
+        low, high = attack["clip"] if attack["clip"] is not None else (0.0, 1.0)
+        rng = check_random_state(random_state)
+        X = rng.uniform(low, high, size=X.shape).astype(X.dtype)
+    perturbation = _perturb(module, X, target, **attack)
     if base == "none":
         return perturbation
     return X + perturbation

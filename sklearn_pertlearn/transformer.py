@@ -21,10 +21,11 @@ from .perturbation import (
     BASES,
     NORMS,
     TARGET_STRATEGIES,
+    _adversarial_examples,
+    _check_clip,
     _class_index,
-    adversarial_examples,
+    _perturb,
     make_targets,
-    targeted_perturbation,
 )
 
 _FLOATS = (np.float32, np.float64)
@@ -177,8 +178,9 @@ class AdversarialPerturbationTransformer(
 
     def _fit(self, X, y):
         """Fit (or take) the network; return the validated ``X`` and ``y``."""
-        X, y = validate_data(self, X, y, dtype=_FLOATS)
+        X, y = validate_data(self, X, y, dtype=_FLOATS, order="C")
         check_classification_targets(y)
+        _check_clip(self.clip)
         if self.prefit:
             if self.estimator is None:
                 raise ValueError("prefit=True needs a fitted estimator, got None.")
@@ -210,14 +212,14 @@ class AdversarialPerturbationTransformer(
             norm=self.norm,
             steps=self.steps,
             step_size=self.step_size,
-            clip=self.clip,
+            clip=_check_clip(self.clip),
             batch_size=self.batch_size,
         )
 
     def _resample(self, X, y):
         rng = check_random_state(self.random_state)
         y_target = make_targets(y, self.classes_, strategy=self.targets, random_state=rng)
-        X_adv = adversarial_examples(
+        X_adv = _adversarial_examples(
             self.estimator_.module_,
             X,
             _class_index(y_target, self.classes_, "y_target"),
@@ -287,7 +289,7 @@ class AdversarialPerturbationTransformer(
             Adversarial examples, as ``base`` builds them.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=_FLOATS)
+        X = validate_data(self, X, reset=False, dtype=_FLOATS, order="C")
         return self._resample(X, self.estimator_.predict(X))[0]
 
     def perturb(self, X, y_target):
@@ -306,14 +308,14 @@ class AdversarialPerturbationTransformer(
             The perturbations ``r``, without any base added.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=_FLOATS)
+        X = validate_data(self, X, reset=False, dtype=_FLOATS, order="C")
         y_target = np.asarray(y_target)
         if y_target.shape != (X.shape[0],):
             raise ValueError(
                 f"y_target must have shape ({X.shape[0]},) to match X, got "
                 f"{y_target.shape}."
             )
-        return targeted_perturbation(
+        return _perturb(
             self.estimator_.module_,
             X,
             _class_index(y_target, self.classes_, "y_target"),
