@@ -55,15 +55,20 @@ def _check_clip(clip):
     return float(clip[0]), float(clip[1])
 
 
+def _margin_score_gradient(target, dtype):
+    # The score is y_t f(x): for any increasing loss l(-y_t f(x)) the
+    # normalised step is the same, so the training loss does not matter.
+    return (2 * target - 1).to(dtype)
+
+
 def _target_ascent_gradient(output, target):
     """Gradient, with respect to the outputs, of the score the attack raises.
 
-    For margins the score is ``y_t f(x)`` (so the step is independent of the
-    training loss, as PAPER.md shows); for logits it is minus the cross
+    For margins the score is ``y_t f(x)``; for logits it is minus the cross
     entropy of the target class.
     """
     if output.dim() == 1:
-        return (2 * target - 1).to(output.dtype)
+        return _margin_score_gradient(target, output.dtype)
     grad = -torch.softmax(output, dim=1)
     grad[torch.arange(len(target), device=grad.device), target] += 1
     return grad
@@ -76,7 +81,7 @@ def _ascent_direction(module, X, target, margins):
             if margins:
                 # The margin's score gradient does not depend on f(x): skip
                 # the forward pass altogether.
-                grad_output = (2 * target - 1).to(X.dtype)
+                grad_output = _margin_score_gradient(target, X.dtype)
             else:
                 grad_output = _target_ascent_gradient(module(X), target)
             return module.input_gradient(X, grad_output)
