@@ -44,3 +44,15 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "reference_url": {"sklearn_pertlearn": None},
 }
+
+
+def _skip_metadata_request_methods(app, what, name, obj, skip, options):
+    # scikit-learn generates set_*_request methods for metadata routing; their
+    # docstrings cross-reference scikit-learn's own glossary.
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_request_methods)
