@@ -1,15 +1,31 @@
 """Command line: ``python -m sklearn_pertlearn`` (or ``pertlearn``).
 
 ``run`` trains f, attacks it, trains g on the adversarial examples alone and
-prints what the paper reports. Bad options print one line on stderr and exit
-with status 2.
+prints what the paper reports. ``sweep`` varies settings of one of the
+authors' presets and ``reproduce`` makes one of the paper's figures; both
+write a CSV file of results (finished runs in it are skipped, so an
+interrupted command resumes) and a PNG figure. Bad options print one line on
+stderr and exit with status 2.
 """
 
 import argparse
 import json
 import sys
+from dataclasses import replace
+from pathlib import Path
 
-from .experiments import DATASETS, SCENARIOS, ExperimentConfig, run_experiment
+from .experiments import (
+    DATASETS,
+    FIGURES,
+    PRESETS,
+    SCENARIOS,
+    ExperimentConfig,
+    Sweep,
+    parse_setting,
+    reproduce,
+    run_experiment,
+    run_sweeps,
+)
 
 _DEFAULTS = ExperimentConfig()
 
@@ -82,8 +98,12 @@ def _add_run_parser(subparsers):
 
 
 def _run(args):
+    # Settings without an option of their own (epochs_g, cosine) keep their
+    # defaults.
     settings = {
-        name: getattr(args, name) for name in ExperimentConfig.field_names()
+        name: getattr(args, name)
+        for name in ExperimentConfig.field_names()
+        if hasattr(args, name)
     }
     result = run_experiment(ExperimentConfig(**settings))
     if args.json:
@@ -99,6 +119,193 @@ def _run(args):
     print(f"  {'fit time (s)':<36}{result['seconds']:>7.1f}")
 
 
+def _setting_values(text):
+    """``NAME=V1,V2,...`` of ``--param`` as ``(name, values)``."""
+    name, sep, values = text.partition("=")
+    if not sep or not values:
+        raise argparse.ArgumentTypeError(f"expected NAME=V1,V2,..., got {text!r}")
+    try:
+        return name, tuple(parse_setting(name, value) for value in values.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _setting(text):
+    """``NAME=VALUE`` of ``--set`` as ``(name, value)``."""
+    name, values = _setting_values(text)
+    if len(values) != 1:
+        raise argparse.ArgumentTypeError(f"expected one value NAME=VALUE, got {text!r}")
+    return name, values[0]
+
+
+def _learning_rates(text):
+    try:
+        rates = tuple(float(value) for value in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected learning rates such as 1.0,0.1, got {text!r}"
+        ) from None
+    if any(rate <= 0 for rate in rates):
+        raise argparse.ArgumentTypeError(f"learning rates must be positive, got {text!r}")
+    return rates
+
+
+def _n_jobs(text):
+    value = int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must not be 0: use a positive count or -1")
+    return value
+
+
+def _add_sweep_options(parser):
+    """Options that sweep and reproduce share: where to run, where to write."""
+    option = parser.add_argument
+    option("--n-jobs", type=_n_jobs, default=None,
+           help="parallel runs through joblib (-1: one per CPU core; default 1)")
+    option("--scheduler", metavar="ADDRESS",
+           help="run on the dask.distributed scheduler at ADDRESS "
+           "(e.g. tcp://10.0.0.5:8786) through joblib's dask backend")
+    option("--quick", action="store_true",
+           help="smoke run: small synthetic data, 20 epochs, three points per sweep")
+    option("--output", metavar="CSV", type=Path,
+           help="results file, one row per run (default: NAME.csv); runs already "
+           "in it are not run again")
+    option("--figure", dest="figure_path", metavar="PNG", type=Path,
+           help="figure file (default: NAME.png)")
+    option("--select", choices=("g_train_accuracy", "max"), default="g_train_accuracy",
+           help="report every point at the learning-rate pair where g is most "
+           "accurate on D (default), or take every metric's maximum over the "
+           "pairs separately, as the authors' notebooks do")
+
+
+def _add_sweep_parser(subparsers):
+    sweep = subparsers.add_parser(
+        "sweep",
+        help="one-parameter sweeps around one of the authors' presets",
+        description="Vary settings of a preset one at a time, train every point "
+        "for every learning-rate pair of the preset's grid, and plot the "
+        "accuracies of f and g and their agreement at the best pair.",
+    )
+    sweep.add_argument("preset", choices=tuple(PRESETS), metavar="PRESET",
+                       help=f"one of {', '.join(PRESETS)}")
+    sweep.add_argument("--param", dest="params", action="append", type=_setting_values,
+                       required=True, metavar="NAME=V1,V2,...",
+                       help="a setting of the preset and its values: one panel "
+                       "(repeat for more panels)")
+    sweep.add_argument("--set", dest="settings", action="append", type=_setting,
+                       default=[], metavar="NAME=VALUE",
+                       help="change a setting of the preset for every run")
+    sweep.add_argument("--learning-rates", type=_learning_rates, metavar="LR,LR,...",
+                       help="learning-rate grid instead of the preset's; every "
+                       "pair (lr_f, lr_g) of these is run")
+    sweep.add_argument("--cosine", action="store_true",
+                       help="also measure the cosine similarity of theorem 3.3")
+    _add_sweep_options(sweep)
+    sweep.set_defaults(handler=_sweep)
+
+
+def _add_reproduce_parser(subparsers):
+    figure = subparsers.add_parser(
+        "reproduce",
+        help="one of the paper's figures",
+        description="Run every configuration one of the paper's figures needs "
+        "and draw it: PRESET (accuracies and agreement against every swept "
+        "setting), PRESET-cosine (cosine similarity to theorem 3.3's "
+        "direction) or PRESET-map (decision map).",
+    )
+    figure.add_argument("figure", choices=tuple(FIGURES), metavar="FIGURE",
+                        help=f"one of {', '.join(FIGURES)}")
+    figure.add_argument("--resolution", type=_positive_int, default=400,
+                        help="grid points per axis of a decision map")
+    _add_sweep_options(figure)
+    figure.set_defaults(handler=_reproduce)
+
+
+def _paths(args, name):
+    suffix = "-quick" if args.quick else ""
+    output = args.output or Path(f"{name}{suffix}.csv")
+    return output, args.figure_path or output.with_suffix(".png")
+
+
+def _parallel(args):
+    return {"n_jobs": args.n_jobs, "scheduler": args.scheduler, "progress": True}
+
+
+_ACCURACIES = ("f_train_accuracy", "g_train_accuracy", "agreement")
+_COLUMN_LABELS = {
+    "f_train_accuracy": "f on D",
+    "g_train_accuracy": "g on D",
+    "agreement": "agreement",
+    "cosine_similarity": "cosine",
+}
+
+
+def _print_panels(panels, metrics):
+    """Every panel as a table: one line per point, at the selected pair."""
+    for panel in panels:
+        print(panel.title)
+        header = "".join(f"{_COLUMN_LABELS[key]:>11}" for key in metrics)
+        print(f"  {'value':>10}{header}{'lr_f':>8}{'lr_g':>8}")
+        for index, value in enumerate(panel.param_values):
+            numbers = "".join(f"{panel[key][index]:>11.3f}" for key in metrics)
+            rates = "".join(f"{panel[key][index]:>8g}" for key in ("lr_f", "lr_g"))
+            print(f"  {value!s:>10}{numbers}{rates}")
+
+
+def _save(fig, path):
+    fig.savefig(path, dpi=150)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def _sweep(args):
+    from .plotting import plot_sweeps
+
+    preset = PRESETS[args.preset]
+    if args.learning_rates is not None:
+        preset = replace(preset, learning_rates=args.learning_rates)
+    sweeps = [
+        Sweep(name, values, settings=dict(args.settings), cosine=args.cosine)
+        for name, values in args.params
+    ]
+    if args.quick:
+        preset = preset.quick()
+        sweeps = [sweep.quick() for sweep in sweeps]
+    name = "-".join([args.preset, *(sweep.name for sweep in sweeps)])
+    output, figure = _paths(args, name)
+    result = run_sweeps(preset, sweeps, output, select=args.select, **_parallel(args))
+    metrics = _ACCURACIES + (("cosine_similarity",) if args.cosine else ())
+    _print_panels(result.panels, metrics)
+    _save(plot_sweeps(result.panels, metrics=metrics, title=name), figure)
+    print(f"{len(result.results)} runs in {output}; figure in {figure}")
+
+
+def _reproduce(args):
+    from .plotting import plot_decision_map, plot_sweeps
+
+    output, figure = _paths(args, args.figure)
+    options = {} if FIGURES[args.figure][1] == "map" else {
+        "select": args.select, **_parallel(args)
+    }
+    result = reproduce(
+        args.figure, output, quick=args.quick, resolution=args.resolution, **options
+    )
+    title = f"{result.preset.name}: {result.preset.description}"
+    if result.kind == "map":
+        ax = plot_decision_map(result.decision_map)
+        ax.set_title(title, fontsize="medium")
+        fig = ax.figure
+        row = result.results[0]
+        print(f"{args.figure}: agreement of f and g on test data {row['agreement']:.3f}")
+    else:
+        metrics = ("cosine_similarity",) if result.kind == "cosine" else _ACCURACIES
+        _print_panels(result.panels, metrics)
+        fig = plot_sweeps(result.panels, metrics=metrics, title=title)
+    _save(fig, figure)
+    print(f"{len(result.results)} runs in {output}; figure in {figure}")
+
+
 def build_parser():
     """The argument parser of the command line."""
     parser = _Parser(
@@ -110,6 +317,8 @@ def build_parser():
         dest="command", required=True, parser_class=_Parser
     )
     _add_run_parser(subparsers)
+    _add_sweep_parser(subparsers)
+    _add_reproduce_parser(subparsers)
     return parser
 
 
@@ -119,9 +328,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         args.handler(args)
-    except (ValueError, ConnectionError) as exc:
+    except (ValueError, OSError, ImportError) as exc:
         # One line, as for bad options: the library's errors say what was
-        # wrong with which value.
+        # wrong with which value (OSError: a file that cannot be written, a
+        # scheduler or a download that cannot be reached; ImportError: an
+        # optional dependency that is missing).
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return 0
 

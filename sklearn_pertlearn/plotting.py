@@ -120,3 +120,172 @@ def plot_decision_map(
     if legend:
         ax.legend(handles=handles, loc="upper right", fontsize="small")
     return ax
+
+
+# How each metric of a sweep is drawn: legend label, marker, line style.
+_SWEEP_LINES = {
+    "f_train_accuracy": ("accuracy of f on D", "o", "-"),
+    "g_train_accuracy": ("accuracy of g on D", "X", "--"),
+    "agreement": ("agreement of f and g", "^", ":"),
+    "f_test_accuracy": ("accuracy of f on test data", "s", "-."),
+    "g_test_accuracy": ("accuracy of g on test data", "D", "-."),
+    "cosine_similarity": ("cosine similarity to theorem 3.3", "o", "-"),
+}
+
+#: The three lines of the paper's accuracy figures.
+ACCURACY_METRICS = ("f_train_accuracy", "g_train_accuracy", "agreement")
+
+
+def _check_metrics(metrics):
+    unknown = [name for name in metrics if name not in _SWEEP_LINES]
+    if unknown or not metrics:
+        raise ValueError(
+            f"metrics must be a non-empty selection of {list(_SWEEP_LINES)}; "
+            f"got {list(metrics)}."
+        )
+
+
+def plot_sweep(summary, *, metrics=ACCURACY_METRICS, ax=None, legend=True):
+    """Draw one panel of the paper's sweep figures.
+
+    The metrics are drawn against the swept setting, as in the authors'
+    figures: accuracies on a fixed scale from 0.4 to 1.05 with ticks at
+    chance (0.5), 0.75 and 1; the cosine similarity from 0 to 1.05. A setting
+    whose positive values span two decades or more (width, sample count) gets
+    a logarithmic axis; named values (loss, targets) one tick each.
+
+    Parameters
+    ----------
+    summary : dict or Bunch
+        A sweep reduced to one value per point, as
+        :func:`sklearn_pertlearn.experiments.summarize_sweep` returns it:
+        ``param_values``, ``label`` (x axis), ``title`` and one array per
+        metric.
+    metrics : tuple of str, default=ACCURACY_METRICS
+        The keys of ``summary`` to draw: any of ``"f_train_accuracy"``,
+        ``"g_train_accuracy"``, ``"agreement"``, ``"f_test_accuracy"``,
+        ``"g_test_accuracy"`` and ``"cosine_similarity"``.
+    ax : matplotlib Axes, default=None
+        Where to draw; ``None`` makes a new figure.
+    legend : bool, default=True
+        Add a legend.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn_pertlearn.plotting import plot_sweep
+    >>> summary = {
+    ...     "param_values": [1, 10, 100], "label": "width m", "title": "width m",
+    ...     "f_train_accuracy": [0.9, 1.0, 1.0],
+    ...     "g_train_accuracy": [0.5, 0.9, 1.0],
+    ...     "agreement": [0.5, 0.95, 1.0],
+    ... }
+    >>> ax = plot_sweep(summary)
+    >>> ax.get_xscale(), len(ax.get_lines())
+    ('log', 3)
+    """
+    _check_metrics(metrics)
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots()
+    try:
+        x, names = np.asarray(summary["param_values"], dtype=float), None
+    except ValueError:
+        # A setting with named values (loss, targets): one tick per name.
+        names = [str(value) for value in summary["param_values"]]
+        x = np.arange(len(names), dtype=float)
+    for name in metrics:
+        label, marker, style = _SWEEP_LINES[name]
+        values = np.asarray(summary[name], dtype=float)
+        ax.plot(x, values, marker=marker, markersize=4, linestyle=style, label=label)
+    if names is not None:
+        ax.set_xticks(x, names)
+        ax.set_xlim(-0.5, len(names) - 0.5)
+    elif (x > 0).all() and x.max() >= 100 * x.min():
+        ax.set_xscale("log")
+    if metrics == ("cosine_similarity",):
+        ax.set_ylim(0.0, 1.05)
+        ax.set_yticks([0.0, 0.5, 1.0])
+    else:
+        ax.set_ylim(0.4, 1.05)
+        ax.set_yticks([0.5, 0.75, 1.0])
+    ax.set_xlabel(summary["label"])
+    # The title only says what differs from the preset; the label names the axis.
+    if summary["title"] != summary["label"]:
+        ax.set_title(summary["title"], fontsize="medium")
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+def plot_sweeps(summaries, *, metrics=ACCURACY_METRICS, ncols=2, title=None):
+    """Draw a figure in the paper's layout: one panel per sweep.
+
+    Panels fill a grid of ``ncols`` columns (the authors use two), each drawn
+    by :func:`plot_sweep`, with one legend for the whole figure below them.
+
+    Parameters
+    ----------
+    summaries : list of dict or Bunch
+        One sweep summary per panel, see :func:`plot_sweep`.
+    metrics : tuple of str, default=ACCURACY_METRICS
+        The metrics every panel draws.
+    ncols : int, default=2
+        Number of panel columns.
+    title : str, default=None
+        Title of the figure.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        The figure; save it with ``fig.savefig(path)``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn_pertlearn.plotting import plot_sweeps
+    >>> summary = {
+    ...     "param_values": [0.0, 0.5], "label": "slope gamma", "title": "slope",
+    ...     "f_train_accuracy": [1.0, 1.0], "g_train_accuracy": [0.9, 0.8],
+    ...     "agreement": [0.95, 0.9],
+    ... }
+    >>> fig = plot_sweeps([summary] * 3, title="sG-a")
+    >>> sum(ax.get_visible() for ax in fig.axes)
+    3
+    """
+    _check_metrics(metrics)
+    if len(summaries) == 0:
+        raise ValueError("summaries is empty: there is no panel to draw.")
+    if ncols < 1:
+        raise ValueError(f"ncols must be at least 1, got {ncols}.")
+    plt = _pyplot()
+    ncols = min(ncols, len(summaries))
+    nrows = -(-len(summaries) // ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(3.6 * ncols, 2.6 * nrows + 0.6),
+        squeeze=False,
+        layout="constrained",
+    )
+    for ax, summary in zip(axes.flat, summaries):
+        plot_sweep(summary, metrics=metrics, ax=ax, legend=False)
+    for ax in axes.flat[len(summaries):]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(metrics))
+    if metrics == ("cosine_similarity",):
+        fig.supylabel("cosine similarity")
+    else:
+        fig.supylabel("accuracy / agreement")
+    if title is not None:
+        fig.suptitle(title)
+    return fig
