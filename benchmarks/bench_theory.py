@@ -7,7 +7,7 @@ evaluates its closed form. For each size this prints the time of both (best of
 largest error against the float64 closed form. Then it times a decision map of
 the authors' size (400 x 400 grid, N = 1000, d = 100) with two trained
 networks, and, with ``--large``, the sums over N = 10000 training points
-against a 400 x 400 grid in a child process, to report its peak memory.
+against a 400 x 400 grid in a child process, to report its peak memory (read from /proc, so on Linux).
 
 Run ``python benchmarks/bench_theory.py``; ``--threads`` pins torch's thread
 count.
@@ -15,7 +15,6 @@ count.
 
 import argparse
 import multiprocessing
-import resource
 import time
 
 import numpy as np
@@ -29,13 +28,20 @@ from sklearn_pertlearn.transformer import AdversarialPerturbationTransformer
 
 def best_time(function, repeat):
     """Smallest wall time of ``repeat`` calls, after one warm-up call."""
-    result = function()
-    times = []
+    return best_times([function], repeat)[0]
+
+
+def best_times(functions, repeat):
+    """``(best time, result)`` of each function, their calls interleaved so
+    that a changing load on a shared machine hits them alike."""
+    results = [function() for function in functions]
+    times = [[] for _ in functions]
     for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+        for function, spent in zip(functions, times):
+            start = time.perf_counter()
+            function()
+            spent.append(time.perf_counter() - start)
+    return [(min(spent), result) for spent, result in zip(times, results)]
 
 
 def kernel_rows(sizes, repeat):
@@ -43,9 +49,12 @@ def kernel_rows(sizes, repeat):
     for n_samples, n_features in sizes:
         X, _ = make_gaussian(n_samples, n_features, random_state=0)
         exact_64 = phi_kernel(X.astype(np.float64))
-        exact_time, exact = best_time(lambda: phi_kernel(X), repeat)
-        monte_carlo_time, estimate = best_time(
-            lambda: phi_kernel(X, method="monte_carlo", random_state=0), repeat
+        (exact_time, exact), (monte_carlo_time, estimate) = best_times(
+            [
+                lambda: phi_kernel(X),
+                lambda: phi_kernel(X, method="monte_carlo", random_state=0),
+            ],
+            repeat,
         )
         rows.append(
             (
@@ -88,16 +97,25 @@ def decision_map_time(resolution, repeat):
     return seconds, result.agreement.mean()
 
 
+def _peak_memory_mib():
+    """This process's peak resident memory (Linux). ``ru_maxrss`` would also
+    count the parent's memory at the fork, which survives the exec."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _large_sums(queue, n_samples, n_features, resolution):
     X, y = make_gaussian(n_samples, n_features, random_state=0)
     rng = np.random.default_rng(1)
     grid = rng.standard_normal((resolution * resolution, n_features), np.float32)
+    before = _peak_memory_mib()
     start = time.perf_counter()
     hat_f(X, y, grid)
     seconds = time.perf_counter() - start
-    grid_mib = grid.nbytes / 2**20
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put((seconds, peak_mib, grid_mib))
+    queue.put((seconds, before, _peak_memory_mib()))
 
 
 def large_sums(n_samples, n_features, resolution):
@@ -152,10 +170,11 @@ def main():
         f"(sign f = sign g on {agreement:.1%} of the grid)"
     )
     if args.large:
-        seconds, peak_mib, grid_mib = large_sums(10_000, 100, args.resolution)
+        seconds, before_mib, peak_mib = large_sums(10_000, 100, args.resolution)
         print(
             f"hat_f, N=10000, d=100, {args.resolution ** 2} points: {seconds:.1f} s, "
-            f"peak memory {peak_mib:.0f} MiB (of which the points: {grid_mib:.0f} MiB)"
+            f"peak memory {peak_mib:.0f} MiB ({before_mib:.0f} MiB before the call: "
+            "torch, the data and the points)"
         )
 
 

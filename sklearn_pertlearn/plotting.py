@@ -45,7 +45,8 @@ def plot_decision_map(
     show_data : bool, default=True
         Draw the projected training data.
     legend : bool, default=True
-        Add a legend.
+        Add a legend, below the axes as in the authors' figures (save with
+        ``bbox_inches="tight"``, or use a constrained layout, to keep it).
     agree_color, disagree_color : color, default="#cfe8cf", "#555555"
         Fill colors of the agreement and disagreement regions.
 
@@ -118,7 +119,15 @@ def plot_decision_map(
     ax.set_xlabel(r"coordinate along $u_1$ (mean of class +1)")
     ax.set_ylabel(r"coordinate along $u_2$ (mean of class -1)")
     if legend:
-        ax.legend(handles=handles, loc="upper right", fontsize="small")
+        # Below the axes, as in the authors' figures, so that no part of the
+        # map is hidden.
+        ax.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.14),
+            ncol=3,
+            fontsize="small",
+        )
     return ax
 
 
@@ -168,7 +177,8 @@ def plot_sweep(summary, *, metrics=ACCURACY_METRICS, ax=None, legend=True):
     ax : matplotlib Axes, default=None
         Where to draw; ``None`` makes a new figure.
     legend : bool, default=True
-        Add a legend.
+        Add a legend, below the axes as in the authors' figures (save with
+        ``bbox_inches="tight"``, or use a constrained layout, to keep it).
 
     Returns
     -------
