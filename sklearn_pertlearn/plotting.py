@@ -177,8 +177,7 @@ def plot_sweep(summary, *, metrics=ACCURACY_METRICS, ax=None, legend=True):
     ax : matplotlib Axes, default=None
         Where to draw; ``None`` makes a new figure.
     legend : bool, default=True
-        Add a legend, below the axes as in the authors' figures (save with
-        ``bbox_inches="tight"``, or use a constrained layout, to keep it).
+        Add a legend.
 
     Returns
     -------
