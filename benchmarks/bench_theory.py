@@ -172,7 +172,7 @@ def main():
     if args.large:
         seconds, before_mib, peak_mib = large_sums(10_000, 100, args.resolution)
         print(
-            f"hat_f, N=10000, d=100, {args.resolution ** 2} points: {seconds:.1f} s, "
+            f"hat_f, N=10000, d=100, {args.resolution**2} points: {seconds:.1f} s, "
             f"peak memory {peak_mib:.0f} MiB ({before_mib:.0f} MiB before the call: "
             "torch, the data and the points)"
         )

@@ -110,7 +110,11 @@ def plot_decision_map(
         )
         handles.append(
             ax.scatter(
-                *X_plane[y == -1].T, marker="x", s=14, c="tab:orange", label="samples -1"
+                *X_plane[y == -1].T,
+                marker="x",
+                s=14,
+                c="tab:orange",
+                label="samples -1",
             )
         )
     ax.set_xlim(float(xx.min()), float(xx.max()))

@@ -76,9 +76,7 @@ def _check_device(device):
 
 
 def _check_features(X, name="X"):
-    return check_array(
-        X, dtype=[np.float32, np.float64], order="C", input_name=name
-    )
+    return check_array(X, dtype=[np.float32, np.float64], order="C", input_name=name)
 
 
 def _check_same_features(X, Z, name):
@@ -134,8 +132,10 @@ def _phi_from_rho(rho, slope):
     # Rounding can push rho of (nearly) parallel points just past +-1, where
     # asin is NaN.
     rho.clamp_(-1.0, 1.0)
-    return rho.asin_().mul_((1.0 - slope) ** 2 / (2.0 * math.pi)).add_(
-        (1.0 + slope) ** 2 / 4.0
+    return (
+        rho.asin_()
+        .mul_((1.0 - slope) ** 2 / (2.0 * math.pi))
+        .add_((1.0 + slope) ** 2 / 4.0)
     )
 
 
@@ -238,6 +238,38 @@ def _hat_g_from_sums(X_adv, sums, Z, slope):
     for columns, phi, _ in _phi_blocks(X_adv, Z, slope):
         out[columns] = phi.mul_(sums @ Z[columns].T).mean(dim=0)
     return out
+
+
+def _decision_values(estimator, Z, name):
+    """Binary decision values of a fitted classifier or a callable at Z."""
+    if hasattr(estimator, "decision_function"):
+        values = estimator.decision_function(Z)
+    else:
+        values = estimator(Z)
+    values = np.asarray(values)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.shape != (Z.shape[0],):
+        raise ValueError(
+            f"{name} must give one decision value per point for two classes; "
+            f"got the shape {values.shape} for {Z.shape[0]} points."
+        )
+    return values
+
+
+def _check_limits(limits):
+    if len(limits) != 2:
+        raise ValueError(
+            f"limits must be a pair (low, high) of floats; got {limits!r}."
+        )
+    low, high = limits
+    finite = all(isinstance(v, Real) and math.isfinite(v) for v in (low, high))
+    if not (finite and low < high):
+        raise ValueError(
+            "limits must be a pair (low, high) of finite floats with low < high; "
+            f"got {limits!r}."
+        )
+    return float(low), float(high)
 
 
 @validate_params(
@@ -456,7 +488,7 @@ def direction_cosine_similarity(X, y, perturbations, *, slope=0.0, device="cpu")
         )
     X_t, y_t, r_t = _to_tensors([X, y.astype(X.dtype), perturbations], device)
     normalize = torch.nn.functional.normalize
-    cosine = (normalize(_direction_sums(X_t, y_t, slope), dim=1) * normalize(r_t, dim=1))
+    cosine = normalize(_direction_sums(X_t, y_t, slope), dim=1) * normalize(r_t, dim=1)
     return float(cosine.sum(dim=1).abs_().mean())
 
 
@@ -718,23 +750,6 @@ class LazyRegimeClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[scores.argmax(axis=1)]
 
 
-def _decision_values(estimator, Z, name):
-    """Binary decision values of a fitted classifier or a callable at Z."""
-    if hasattr(estimator, "decision_function"):
-        values = estimator.decision_function(Z)
-    else:
-        values = estimator(Z)
-    values = np.asarray(values)
-    if values.ndim == 2 and values.shape[1] == 1:
-        values = values[:, 0]
-    if values.shape != (Z.shape[0],):
-        raise ValueError(
-            f"{name} must give one decision value per point for two classes; "
-            f"got the shape {values.shape} for {Z.shape[0]} points."
-        )
-    return values
-
-
 @validate_params(
     {
         "X": ["array-like"],
@@ -854,15 +869,14 @@ def decision_map(
     norms = np.linalg.norm(means, axis=1, keepdims=True)
     if not (norms > 0).all():
         raise ValueError(
-            "The mean of a class is the zero vector, so it spans no axis of the "
-            "plane."
+            "The mean of a class is the zero vector, so it spans no axis of the plane."
         )
     axes = (means / norms).astype(X.dtype)
     coordinates = np.linspace(low, high, resolution, dtype=X.dtype)
     xx, yy = np.meshgrid(coordinates, coordinates)
 
     arrays = [X, y.astype(X.dtype)] + ([] if X_adv is None else [X_adv])
-    X_t, y_t, *rest = _to_tensors(arrays, device)
+    X_t, y_t, *X_adv_t = _to_tensors(arrays, device)
     sums = None if X_adv is None else _direction_sums(X_t, y_t, slope)
     coef = y_t[None] / X_t.shape[0]
     values = {key: np.empty(resolution * resolution) for key in ("f", "g", "hat_f")}
@@ -874,12 +888,11 @@ def decision_map(
         grid = flat[rows] @ axes
         values["f"][rows] = _decision_values(f, grid, "f")
         values["g"][rows] = _decision_values(g, grid, "g")
-        (grid_t,) = _to_tensors([grid], device)
-        grid_t = grid_t.to(X_t.dtype)
+        grid_t = torch.as_tensor(grid, dtype=X_t.dtype, device=device)
         values["hat_f"][rows] = _to_numpy(_lazy_sums(X_t, coef, grid_t, slope)[0])
         if sums is not None:
             values["hat_g"][rows] = _to_numpy(
-                _hat_g_from_sums(rest[0], sums, grid_t, slope)
+                _hat_g_from_sums(X_adv_t[0], sums, grid_t, slope)
             )
 
     shape = (resolution, resolution)
@@ -896,20 +909,3 @@ def decision_map(
         y=y,
         **maps,
     )
-
-
-def _check_limits(limits):
-    if len(limits) != 2:
-        raise ValueError(
-            f"limits must be a pair (low, high) of floats; got {limits!r}."
-        )
-    low, high = limits
-    if not (
-        isinstance(low, Real) and isinstance(high, Real) and np.isfinite([low, high]).all()
-        and low < high
-    ):
-        raise ValueError(
-            f"limits must be a pair (low, high) of finite floats with low < high; "
-            f"got {limits!r}."
-        )
-    return float(low), float(high)

@@ -405,7 +405,8 @@ def test_classifier_multiclass_scores():
     # Class k's score is hat_f of "k against the rest", up to a shared term.
     one_vs_rest = hat_f(X, np.where(y == 1, 1, -1), X)
     np.testing.assert_allclose(
-        2 * scores[:, 1] - one_vs_rest, (1 - 2 / 3) * hat_f(X, np.ones(90), X),
+        2 * scores[:, 1] - one_vs_rest,
+        (1 - 2 / 3) * hat_f(X, np.ones(90), X),
         atol=1e-10,
     )
     # Measured training accuracy 0.89 on these overlapping blobs.
@@ -439,7 +440,9 @@ def test_decision_map_contents():
         X, y, f, lambda Z: -Z.sum(axis=1), X_adv=X_adv, limits=(-3, 5), resolution=9
     )
     u1, u2 = result.axes
-    np.testing.assert_allclose(u1, X[y == 1].mean(0) / np.linalg.norm(X[y == 1].mean(0)))
+    np.testing.assert_allclose(
+        u1, X[y == 1].mean(0) / np.linalg.norm(X[y == 1].mean(0))
+    )
     np.testing.assert_allclose(
         u2, X[y == -1].mean(0) / np.linalg.norm(X[y == -1].mean(0))
     )
