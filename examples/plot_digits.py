@@ -1,7 +1,7 @@
 """
-===================================
+====================================
 Real data: handwritten digits 1 vs 2
-===================================
+====================================
 
 Perturbation learning on real images: scikit-learn's 8 x 8 digits, ones
 against twos, with pixels scaled to [0, 1] and centred as the paper does for

@@ -26,6 +26,7 @@ from .experiments import (
     run_experiment,
     run_sweeps,
 )
+from .plotting import ACCURACY_METRICS, plot_decision_map, plot_sweeps
 
 _DEFAULTS = ExperimentConfig()
 
@@ -231,7 +232,6 @@ def _parallel(args):
     return {"n_jobs": args.n_jobs, "scheduler": args.scheduler, "progress": True}
 
 
-_ACCURACIES = ("f_train_accuracy", "g_train_accuracy", "agreement")
 _COLUMN_LABELS = {
     "f_train_accuracy": "f on D",
     "g_train_accuracy": "g on D",
@@ -260,8 +260,6 @@ def _save(fig, path):
 
 
 def _sweep(args):
-    from .plotting import plot_sweeps
-
     preset = PRESETS[args.preset]
     if args.learning_rates is not None:
         preset = replace(preset, learning_rates=args.learning_rates)
@@ -272,18 +270,16 @@ def _sweep(args):
     if args.quick:
         preset = preset.quick()
         sweeps = [sweep.quick() for sweep in sweeps]
-    name = "-".join([args.preset, *(sweep.name for sweep in sweeps)])
+    name = "-".join([args.preset, *(param for param, _ in args.params)])
     output, figure = _paths(args, name)
     result = run_sweeps(preset, sweeps, output, select=args.select, **_parallel(args))
-    metrics = _ACCURACIES + (("cosine_similarity",) if args.cosine else ())
+    metrics = ACCURACY_METRICS + (("cosine_similarity",) if args.cosine else ())
     _print_panels(result.panels, metrics)
     _save(plot_sweeps(result.panels, metrics=metrics, title=name), figure)
     print(f"{len(result.results)} runs in {output}; figure in {figure}")
 
 
 def _reproduce(args):
-    from .plotting import plot_decision_map, plot_sweeps
-
     output, figure = _paths(args, args.figure)
     options = {} if FIGURES[args.figure][1] == "map" else {
         "select": args.select, **_parallel(args)
@@ -299,7 +295,7 @@ def _reproduce(args):
         row = result.results[0]
         print(f"{args.figure}: agreement of f and g on test data {row['agreement']:.3f}")
     else:
-        metrics = ("cosine_similarity",) if result.kind == "cosine" else _ACCURACIES
+        metrics = ("cosine_similarity",) if result.kind == "cosine" else ACCURACY_METRICS
         _print_panels(result.panels, metrics)
         fig = plot_sweeps(result.panels, metrics=metrics, title=title)
     _save(fig, figure)

@@ -669,13 +669,14 @@ def run_experiments(
     if todo:
         from tqdm.auto import tqdm
 
-        bar = tqdm(
+        # The bar starts once the cluster is reached, so that a failed
+        # connection is reported alone.
+        with _cache(memory) as cache, _backend(scheduler), tqdm(
             total=len(configs),
             initial=len(configs) - len(todo),
             unit="run",
             disable=not progress,
-        )
-        with _cache(memory) as cache, _backend(scheduler), bar:
+        ) as bar:
             runs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
                 delayed(_run_or_fail)(config, cache)
                 for config in _cache_friendly_order(todo)
@@ -793,8 +794,10 @@ class Sweep:
         return self.label + (f" ({'; '.join(changes)})" if changes else "")
 
     def quick(self):
-        """A smoke-test version: values capped as :meth:`Preset.quick` caps
-        the configuration, then at most three of them (first, middle, last).
+        """A smoke-test version of the sweep.
+
+        Values are capped as :meth:`Preset.quick` caps the configuration, then
+        at most three are kept: the first, the middle and the last.
 
         Examples
         --------
