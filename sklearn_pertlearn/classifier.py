@@ -13,34 +13,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from ._device import check_device
 from ._network import LOSSES, MarginLoss, TwoLayerNetwork
 from ._skorch import ClosedFormNet, EpochProgressBar, TensorBatches, epoch_train_loss
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 _SEED_BOUND = np.iinfo(np.int32).max
-
-
-def _check_device(device):
-    """Return ``device`` as a :class:`torch.device`, or raise a ValueError."""
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}."
-        ) from exc
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={str(device)!r} was requested but CUDA is not available "
-                "on this machine; use device='cpu'."
-            )
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={str(device)!r} was requested but only "
-                f"{torch.cuda.device_count()} CUDA device(s) are available."
-            )
-    return device
 
 
 class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
@@ -306,7 +285,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _initialize_net(self, y_index):
         """Build ``net_`` with freshly initialised weights."""
-        device = _check_device(self.device)
+        device = check_device(self.device)
         rng = check_random_state(self.random_state)
         init_seed, shuffle_seed = rng.randint(_SEED_BOUND, size=2)
         n_classes = len(self.classes_)

@@ -36,6 +36,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._device import check_device
+
 __all__ = [
     "LazyRegimeClassifier",
     "decision_map",
@@ -53,26 +55,6 @@ _BLOCK_ELEMENTS = 1 << 23
 
 _SLOPE = [Interval(Real, 0, 1, closed="left")]
 _DEVICE = [str, torch.device]
-
-
-def _check_device(device):
-    """Return ``device`` as a ``torch.device`` that exists on this machine."""
-    try:
-        device = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"device must name a torch device such as 'cpu', 'cuda' or 'cuda:0'; "
-            f"got {device!r}."
-        ) from exc
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={str(device)!r} but CUDA is not available.")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={str(device)!r} but only {torch.cuda.device_count()} "
-                "CUDA device(s) are present."
-            )
-    return device
 
 
 def _check_features(X, name="X"):
@@ -349,7 +331,7 @@ def phi_kernel(
     array([[0.625 , 0.5915],
            [0.5915, 0.625 ]], dtype=float32)
     """
-    device = _check_device(device)
+    device = check_device(device)
     X = _check_features(X)
     if Z is None:
         (X_t,) = _to_tensors([X], device)
@@ -422,7 +404,7 @@ def perturbation_direction(X, y, *, slope=0.0, device="cpu"):
            [ 0.   , -1.   ],
            [-0.472, -0.882]], dtype=float32)
     """
-    device = _check_device(device)
+    device = check_device(device)
     X = _check_features(X)
     y = _check_signed_labels(y, X)
     X_t, y_t = _to_tensors([X, y.astype(X.dtype)], device)
@@ -477,7 +459,7 @@ def direction_cosine_similarity(X, y, perturbations, *, slope=0.0, device="cpu")
     >>> round(direction_cosine_similarity(X, y, r), 4)
     1.0
     """
-    device = _check_device(device)
+    device = check_device(device)
     X = _check_features(X)
     y = _check_signed_labels(y, X)
     perturbations = _check_features(perturbations, "perturbations")
@@ -539,7 +521,7 @@ def hat_f(X, y, Z, *, slope=0.0, device="cpu"):
     >>> hat_f(X, y, [[2.0, 0.0], [-2.0, 0.0]]).round(3)
     array([ 0.696, -0.696], dtype=float32)
     """
-    device = _check_device(device)
+    device = check_device(device)
     X = _check_features(X)
     y = _check_signed_labels(y, X)
     Z = _check_features(Z, "Z")
@@ -603,7 +585,7 @@ def hat_g(X, y, Z, X_adv, *, slope=0.0, device="cpu"):
     >>> hat_g(X, y, [[2.0, 0.0], [-2.0, 0.0]], X_adv).round(3)
     array([ 0.281, -0.279], dtype=float32)
     """
-    device = _check_device(device)
+    device = check_device(device)
     X = _check_features(X)
     y = _check_signed_labels(y, X)
     Z = _check_features(Z, "Z")
@@ -691,7 +673,7 @@ class LazyRegimeClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted classifier.
         """
-        _check_device(self.device)
+        check_device(self.device)
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
@@ -725,7 +707,7 @@ class LazyRegimeClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
-        device = _check_device(self.device)
+        device = check_device(self.device)
         X_fit, coef, Z = _to_tensors([self.X_fit_, self.dual_coef_, X], device)
         scores = _lazy_sums(X_fit, coef.reshape(-1, X_fit.shape[0]), Z, self.slope)
         return _to_numpy(scores[0] if len(self.classes_) == 2 else scores.T)
@@ -852,7 +834,7 @@ def decision_map(
     >>> result.agreement.shape, bool(result.agreement.all())
     ((50, 50), True)
     """
-    device = _check_device(device)
+    device = check_device(device)
     X = _check_features(X)
     y = _check_signed_labels(y, X)
     if X_adv is not None:

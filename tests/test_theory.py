@@ -14,7 +14,6 @@ import pytest
 import torch
 from sklearn.model_selection import cross_val_score
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_pertlearn import theory
 from sklearn_pertlearn._network import TwoLayerNetwork
@@ -367,11 +366,6 @@ def test_hat_g_follows_the_lazy_limit_of_g():
 
 
 # LazyRegimeClassifier ------------------------------------------------------
-
-
-@parametrize_with_checks([LazyRegimeClassifier(), LazyRegimeClassifier(slope=0.5)])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 def test_classifier_decision_is_hat_f_with_any_labels():

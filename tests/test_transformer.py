@@ -5,7 +5,6 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_pertlearn.classifier import WideTwoLayerNetClassifier
 from sklearn_pertlearn.datasets import make_shifted_gaussian
@@ -29,23 +28,6 @@ def _net(**params):
 
 def _data(n_samples=200, n_features=10, seed=0):
     return make_shifted_gaussian(n_samples, n_features, random_state=seed)
-
-
-_ORDER_REASON = (
-    "targets are drawn for the batch as a whole (balanced over it), so a "
-    "sample's adversarial example depends on the other samples in the batch"
-)
-
-
-@parametrize_with_checks(
-    [AdversarialPerturbationTransformer(_net(max_epochs=3), random_state=0)],
-    expected_failed_checks=lambda estimator: {
-        "check_methods_subset_invariance": _ORDER_REASON,
-        "check_methods_sample_order_invariance": _ORDER_REASON,
-    },
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 def test_fit_resample_is_the_paper_attack_on_a_fitted_clone():
