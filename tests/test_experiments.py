@@ -315,6 +315,17 @@ def test_caching_f_does_not_change_results():
     assert list(map(_outcome, cached)) == list(map(_outcome, plain))
 
 
+def test_two_worker_processes_give_the_sequential_results_in_order(tmp_path):
+    # loky's workers run torch with one thread (2 cores // 2 jobs), as this
+    # process does here, so the sums run in the same order.
+    configs = [replace(TINY, hidden_dim=m, lr_g=lr) for m in (5, 50) for lr in (1.0, 0.1)]
+    parallel = run_experiments(configs, tmp_path / "parallel.csv", n_jobs=2)
+    assert [(r["hidden_dim"], r["lr_g"]) for r in parallel] == [
+        (c.hidden_dim, c.lr_g) for c in configs
+    ]
+    assert list(map(_outcome, parallel)) == list(map(_outcome, run_experiments(configs)))
+
+
 def test_a_failed_run_is_left_out_with_a_warning(tmp_path):
     # With seed 0 the Gaussian's two random labels at d=50 are both -1: f
     # cannot be trained on one class.
