@@ -20,7 +20,6 @@ import os
 from tempfile import TemporaryDirectory
 
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.model_selection import train_test_split
 
 from sklearn_pertlearn import PerturbationLearningClassifier, WideTwoLayerNetClassifier

@@ -17,7 +17,6 @@ once, so that an interrupted sweep resumes where it stopped.
 
 import csv
 import math
-import os
 import tempfile
 import warnings
 from contextlib import contextmanager, nullcontext
