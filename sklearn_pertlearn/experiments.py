@@ -1166,9 +1166,10 @@ def summarize_sweep(preset, sweep, results, *, select="g_train_accuracy"):
     -------
     summary : Bunch
         ``name``, ``param``, ``label`` and ``title`` of the sweep;
-        ``param_values``, the values of the swept setting; for every metric of :data:`METRICS` an array
-        with one value per point; ``lr_f`` and ``lr_g`` of the selected pair
-        (NaN with ``select="max"``). A point without any finished run is NaN.
+        ``param_values``, the values of the swept setting; for every metric
+        of :data:`METRICS` an array with one value per point; ``lr_f`` and
+        ``lr_g`` of the selected pair (NaN with ``select="max"``). A point
+        without any finished run is NaN.
 
     Examples
     --------

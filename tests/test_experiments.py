@@ -82,7 +82,9 @@ def test_parse_setting_types_and_errors():
 
 def test_synthetic_training_set_is_balanced_and_independent_of_test_size():
     X, y, X_test, _ = load_experiment_data(replace(TINY, n_samples=10, n_test=7))
-    X_other, y_other, X_test_other, _ = load_experiment_data(replace(TINY, n_samples=10, n_test=30))
+    X_other, y_other, X_test_other, _ = load_experiment_data(
+        replace(TINY, n_samples=10, n_test=30)
+    )
     # Half of each class, as the authors drew them, so that tiny N still has
     # both classes.
     assert np.bincount(y + 1)[[0, 2]].tolist() == [5, 5]
