@@ -13,22 +13,22 @@ VERSION = re.search(
 ).group(1)
 
 EXTRAS = {
-    "plot": ["matplotlib>=3.5"],
+    "plot": ["matplotlib>=3.7"],
     "progress": ["tqdm>=4.60"],
     "distributed": ["dask[distributed]>=2023.1"],
-    "examples": ["matplotlib>=3.5", "pandas>=1.5"],
+    "examples": ["matplotlib>=3.7", "pandas>=1.5"],
     "docs": [
         "sphinx>=7",
         "numpydoc>=1.6",
         "pydata-sphinx-theme>=0.15",
         "sphinx-gallery>=0.15",
-        "matplotlib>=3.5",
+        "matplotlib>=3.7",
         "pandas>=1.5",
     ],
     "test": [
         "pytest>=7",
         "pandas>=1.5",
-        "matplotlib>=3.5",
+        "matplotlib>=3.7",
         "imbalanced-learn>=0.12",
         "dask[distributed]>=2023.1",
     ],
