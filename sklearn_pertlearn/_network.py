@@ -182,6 +182,28 @@ class MarginLoss(nn.Module):
             per_sample = output.mean(dim=1) - chosen
         return self._reduce(per_sample, target)
 
+    @property
+    def is_linear(self):
+        """Whether the loss is linear in f, so that its gradient ignores f."""
+        return self.loss == "identity"
+
+    def output_gradient(self, target, n_outputs, dtype):
+        """Return the gradient of a linear loss with respect to f, without f.
+
+        Only for ``is_linear`` losses, whose gradient depends on the targets
+        alone; ``n_outputs`` is 1 for margins and K for logits.
+        """
+        if not self.is_linear:
+            raise ValueError(f"The {self.loss!r} loss needs f for its gradient.")
+        if n_outputs == 1:
+            grad = -(2 * target - 1).to(dtype)
+        else:
+            grad = 1.0 / n_outputs - F.one_hot(target, n_outputs).to(dtype)
+        if self.class_weight is not None:
+            weight = self.class_weight[target]
+            grad = grad * (weight if n_outputs == 1 else weight[:, None])
+        return grad.div_(target.shape[0])
+
     def loss_and_grad(self, output, target):
         """Return the mean loss and its gradient with respect to ``output``.
 

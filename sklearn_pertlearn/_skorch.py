@@ -10,6 +10,7 @@ as skorch documents them.
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 
 class TensorBatches:
@@ -74,16 +75,61 @@ class ClosedFormNet(NeuralNet):
 
     def train_step(self, batch, **fit_params):
         X, y = batch
-        module = self.module_
+        module, criterion = self.module_, self.criterion_
         with torch.no_grad():
             preactivation = module.preactivation(X)
-            output = module.output(preactivation)
-            loss, grad_output = self.criterion_.loss_and_grad(output, y)
-            module.weight.grad, module.bias.grad = module.parameter_gradients(
-                X, preactivation, grad_output
-            )
-        self.optimizer_.step()
+            if criterion.is_linear:
+                # The gradient of a linear loss does not depend on f, and the
+                # loss itself comes from the parameter gradients below: f need
+                # not be computed at all.
+                output, grad_output = None, self._linear_output_gradient(y)
+            else:
+                output = module.output(preactivation)
+                loss, grad_output = criterion.loss_and_grad(output, y)
+            grads = module.parameter_gradients(X, preactivation, grad_output)
+            params = (module.weight, module.bias)
+            if output is None:
+                # f is positively homogeneous of degree 1 in every neuron's
+                # (w_k, b_k), so a loss linear in f equals <theta, dL/dtheta>.
+                loss = torch.dot(params[0].view(-1), grads[0].view(-1))
+                loss += torch.dot(params[1], grads[1])
+            sgd_step(self.optimizer_, params, grads)
         return {"loss": loss, "y_pred": output}
+
+    def _linear_output_gradient(self, y):
+        # Full batch hands over the same target tensor every epoch: its
+        # gradient is computed once per fit.
+        cached = getattr(self, "_output_gradient_cache", None)
+        if cached is None or cached[0] is not y:
+            gradient = self.criterion_.output_gradient(
+                y, self.module_.readout.shape[1] if self.module_.readout.dim() == 2 else 1,
+                self.module_.weight.dtype,
+            )
+            self._output_gradient_cache = cached = (y, gradient)
+        return cached[1]
+
+
+def sgd_step(optimizer, params, grads):
+    """One step of :class:`torch.optim.SGD` (momentum, no dampening) with given gradients.
+
+    The same arithmetic as ``optimizer.step()``, and the same state (the
+    ``momentum_buffer`` of every parameter), so the optimizer and its
+    learning-rate scheduler stay in charge. ``optimizer.step()`` itself costs
+    about 0.3 ms per call in bookkeeping, a fifth of a full-batch epoch at the
+    paper's size.
+    """
+    group = optimizer.param_groups[0]
+    lr, momentum = group["lr"], group["momentum"]
+    for param, grad in zip(params, grads):
+        if momentum:
+            state = optimizer.state[param]
+            buffer = state.get("momentum_buffer")
+            if buffer is None:
+                buffer = state["momentum_buffer"] = grad.clone()
+            else:
+                buffer.mul_(momentum).add_(grad)
+            grad = buffer
+        param.add_(grad, alpha=-lr)
 
 
 class EpochTrainLoss(Callback):
@@ -104,9 +150,49 @@ class EpochTrainLoss(Callback):
         epoch["train_loss"] = loss
 
 
-def epoch_train_loss(net):
-    """Monitor for skorch's ``LRScheduler``: the last epoch's training loss."""
-    return net.history[-1]["train_loss"]
+class PlateauScheduler(Callback):
+    """Step :class:`~torch.optim.lr_scheduler.ReduceLROnPlateau` on every epoch's ``train_loss``.
+
+    Unlike skorch's ``LRScheduler``, which builds a new scheduler at every
+    ``partial_fit``, the scheduler lives as long as the optimizer, so that
+    ``n`` calls of one epoch each schedule the learning rate exactly as one
+    call of ``n`` epochs. The learning rate of every epoch is recorded in the
+    history as ``lr``.
+
+    Parameters
+    ----------
+    **kwargs
+        Passed to ``ReduceLROnPlateau``; its defaults are the paper's.
+    """
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+    def initialize(self):
+        self.scheduler_ = None
+        self.scheduler_state_ = None
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        if self.scheduler_ is None or self.scheduler_.optimizer is not net.optimizer_:
+            self.scheduler_ = ReduceLROnPlateau(net.optimizer_, **self.kwargs)
+            if self.scheduler_state_ is not None:
+                self.scheduler_.load_state_dict(self.scheduler_state_)
+                self.scheduler_state_ = None
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = net.history[-1]
+        epoch["lr"] = net.optimizer_.param_groups[0]["lr"]
+        self.scheduler_.step(epoch["train_loss"])
+
+    def __getstate__(self):
+        # The scheduler holds the optimizer, which skorch pickles on its own
+        # and maps to the loading machine's device; keep only the state.
+        state = self.__dict__.copy()
+        if state.get("scheduler_") is not None:
+            state["scheduler_state_"] = state["scheduler_"].state_dict()
+        state["scheduler_"] = None
+        return state
 
 
 class EpochProgressBar(Callback):

@@ -10,12 +10,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import LRScheduler
-from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from ._device import check_device
 from ._network import LOSSES, MarginLoss, TwoLayerNetwork
-from ._skorch import ClosedFormNet, EpochProgressBar, TensorBatches, epoch_train_loss
+from ._skorch import ClosedFormNet, EpochProgressBar, PlateauScheduler, TensorBatches
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
@@ -302,9 +300,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             )
         callbacks = []
         if self.lr_scheduler == "plateau":
-            callbacks.append(
-                ("lr_scheduler", LRScheduler(ReduceLROnPlateau, monitor=epoch_train_loss))
-            )
+            callbacks.append(("lr_scheduler", PlateauScheduler()))
         if self.verbose:
             callbacks.append(("progress_bar", EpochProgressBar()))
         self.net_ = ClosedFormNet(

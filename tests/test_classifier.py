@@ -88,10 +88,27 @@ def test_plateau_scheduler_steps_on_every_epochs_training_loss(binary_data):
     for loss in history[:, "train_loss"]:
         replayed.append(optimizer.param_groups[0]["lr"])
         scheduler.step(loss)
-    assert history[:, "event_lr"] == pytest.approx(replayed)
+    assert history[:, "lr"] == pytest.approx(replayed)
     assert clf.net_.optimizer_.param_groups[0]["lr"] < 1e-7
     constant = WideTwoLayerNetClassifier(lr_scheduler=None, **params).fit(X, y)
     assert constant.net_.optimizer_.param_groups[0]["lr"] == 1e-6
+
+
+def test_partial_fit_epochs_equal_one_fit(binary_data):
+    # The scheduler outlives each call, so n one-epoch calls cut the learning
+    # rate exactly when one n-epoch fit does (skorch's LRScheduler would start
+    # afresh every call and never cut it). A pickle round trip midway keeps it.
+    X, y = binary_data
+    params = dict(hidden_dim=8, lr=1e-6, random_state=0)
+    fitted = WideTwoLayerNetClassifier(max_epochs=30, **params).fit(X, y)
+    stepped = WideTwoLayerNetClassifier(**params)
+    for epoch in range(30):
+        stepped.partial_fit(X, y, classes=[0, 1])
+        if epoch == 15:
+            stepped = pickle.loads(pickle.dumps(stepped))
+    assert fitted.net_.history[:, "lr"] == stepped.net_.history[:, "lr"]
+    assert stepped.net_.optimizer_.param_groups[0]["lr"] < 1e-7
+    assert torch.equal(fitted.module_.weight, stepped.module_.weight)
 
 
 def test_class_weight_matches_plain_loop(binary_data):
