@@ -22,9 +22,11 @@ fits of f, and compares the times. Run::
 """
 
 import argparse
+import functools
 import importlib.util
 import tempfile
 import time
+import timeit
 
 import numpy as np
 import torch
@@ -102,12 +104,18 @@ def bench_attack(n_samples, n_features, width, repeats):
         error = np.abs(attack(module, X, target) - reference).max() / EPSILON
         if error > 1e-4:
             raise AssertionError(f"{name} disagrees with the library: {error:.2e}")
+    # Each timing is a loop of at least 0.2 s (timeit's autorange), so that
+    # millisecond attacks are not at the mercy of one scheduler hiccup.
+    timers = {
+        name: timeit.Timer(functools.partial(attack, module, X, target))
+        for name, attack in contenders.items()
+    }
+    numbers = {name: timer.autorange()[0] for name, timer in timers.items()}
     best = {}
     for _ in range(repeats):
-        for name, attack in contenders.items():
-            start = time.perf_counter()
-            attack(module, X, target)
-            best[name] = min(best.get(name, np.inf), time.perf_counter() - start)
+        for name, timer in timers.items():
+            seconds = timer.timeit(numbers[name]) / numbers[name]
+            best[name] = min(best.get(name, np.inf), seconds)
     print(
         f"\nattack: N={n_samples} d={n_features} m={width} "
         f"(best of {repeats}, torch threads {torch.get_num_threads()})"

@@ -78,6 +78,10 @@ class TwoLayerNetwork(nn.Module):
     def hidden_dim(self):
         return self.weight.shape[0]
 
+    @property
+    def n_outputs(self):
+        return 1 if self.readout.dim() == 1 else self.readout.shape[1]
+
     def preactivation(self, X):
         """Return ``X W^T + b``, shape ``(n, m)``."""
         return torch.addmm(self.bias, X, self.weight.t())
@@ -128,6 +132,19 @@ class TwoLayerNetwork(nn.Module):
         """
         grad_pre = self._preactivation_gradient(preactivation, grad_output)
         return grad_pre.t() @ X, grad_pre.sum(dim=0)
+
+    def margin_gradient(self, X):
+        """Gradient of the margin with respect to the inputs, ``(n, d)``; two classes only.
+
+        ``grad f(x) = (sigma'(W x + b) * a) W``: one pass over the
+        pre-activations and two matrix products, with no output computed.
+        """
+        if self.n_outputs != 1:
+            raise ValueError("margin_gradient needs a two-class network (one output).")
+        derivative = self.preactivation(X).gt_(0)
+        if self.slope:
+            derivative.mul_(1.0 - self.slope).add_(self.slope)
+        return derivative @ (self.readout[:, None] * self.weight)
 
     def input_gradient(self, X, grad_output):
         """Closed-form gradient of a loss with respect to the inputs, ``(n, d)``.

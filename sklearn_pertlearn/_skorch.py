@@ -101,10 +101,8 @@ class ClosedFormNet(NeuralNet):
         # gradient is computed once per fit.
         cached = getattr(self, "_output_gradient_cache", None)
         if cached is None or cached[0] is not y:
-            gradient = self.criterion_.output_gradient(
-                y, self.module_.readout.shape[1] if self.module_.readout.dim() == 2 else 1,
-                self.module_.weight.dtype,
-            )
+            module = self.module_
+            gradient = self.criterion_.output_gradient(y, module.n_outputs, module.weight.dtype)
             self._output_gradient_cache = cached = (y, gradient)
         return cached[1]
 

@@ -36,9 +36,8 @@ def multiclass_data():
 def _plain_autograd_fit(initial, X, y_index, *, loss, slope, lr, momentum, epochs,
                         class_weight=None):
     """The authors' training loop, written directly in PyTorch autograd."""
-    n_outputs = 1 if initial.readout.dim() == 1 else initial.readout.shape[1]
     module = TwoLayerNetwork(
-        initial.n_features, initial.hidden_dim, n_outputs, slope=slope,
+        initial.n_features, initial.hidden_dim, initial.n_outputs, slope=slope,
         dtype=initial.weight.dtype,
     )
     module.load_state_dict(initial.state_dict())

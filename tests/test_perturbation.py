@@ -86,6 +86,15 @@ def test_closed_form_and_autograd_paths_agree(n_outputs, norm, steps):
     np.testing.assert_allclose(closed_form, autograd, rtol=1e-5, atol=1e-6)
 
 
+def test_margin_gradient_is_autograds_and_needs_two_classes():
+    net, X = _net(slope=0.3), torch.as_tensor(_data())
+    X.requires_grad_(True)
+    (expected,) = torch.autograd.grad(net(X).sum(), X)
+    torch.testing.assert_close(net.margin_gradient(X.detach()), expected)
+    with pytest.raises(ValueError, match="two-class network"):
+        _net(n_outputs=3).margin_gradient(X.detach())
+
+
 def test_l2_perturbation_has_length_epsilon_in_every_row():
     X = _data(n_samples=500)
     r = targeted_perturbation(_net(), X, _targets(500, 2), epsilon=0.01)
@@ -200,6 +209,8 @@ def test_float64_input_on_a_float32_module():
     "X, target, kwargs, match",
     [
         (np.full((3, 6), np.nan), [0, 1, 0], {}, "NaN"),
+        (np.full((3, 6), np.inf, dtype=np.float32), [0, 1, 0], {}, "infinity"),
+        ([[np.nan] * 6] * 3, [0, 1, 0], {}, "NaN"),
         (np.zeros((3, 5)), [0, 1, 0], {}, "X has 5 features, but the module expects 6"),
         (np.zeros((3, 6)), [0, 1], {}, r"target must have shape \(3,\)"),
         (np.zeros((3, 6)), [0, 2, 1], {}, r"class indices in \[0, 1\]"),
