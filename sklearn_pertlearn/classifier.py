@@ -11,7 +11,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._device import check_device
+from ._validation import check_device
 from ._network import LOSSES, MarginLoss, TwoLayerNetwork
 from ._skorch import ClosedFormNet, EpochProgressBar, PlateauScheduler, TensorBatches
 

@@ -1,0 +1,56 @@
+"""Input validation shared by the estimators and the functions."""
+
+import numpy as np
+import torch
+from sklearn.utils import assert_all_finite, check_array
+
+
+def check_float_array(X, input_name="X"):
+    """``check_array(X, dtype=[np.float32, np.float64], order="C")``, fast on ready arrays.
+
+    A writeable, C-contiguous, non-empty 2-D float32 or float64 ndarray is
+    already what ``check_array`` returns; it is only checked for NaN and
+    infinity. ``check_array``'s data-frame detection alone costs about 0.2 ms
+    a call, a tenth of attacking a thousand points.
+    """
+    if (
+        isinstance(X, np.ndarray)
+        and X.dtype in (np.float32, np.float64)
+        and X.ndim == 2
+        and X.flags.c_contiguous
+        and X.flags.writeable
+        and X.size
+    ):
+        # A finite sum proves every entry finite; otherwise scikit-learn
+        # looks closer and words the error.
+        if not torch.from_numpy(X).sum().isfinite():
+            assert_all_finite(X, input_name=input_name)
+        return X
+    return check_array(X, dtype=[np.float32, np.float64], order="C", input_name=input_name)
+
+
+def check_device(device):
+    """Return ``device`` as a :class:`torch.device` that exists on this machine.
+
+    Raises a ValueError that names the value, instead of torch's own error, for
+    an unknown device name or a CUDA device that is not there.
+    """
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must name a torch device such as 'cpu', 'cuda' or 'cuda:0'; "
+            f"got {device!r}."
+        ) from exc
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={str(device)!r} was requested but CUDA is not available "
+                "on this machine; use device='cpu'."
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={str(device)!r} was requested but only "
+                f"{torch.cuda.device_count()} CUDA device(s) are present."
+            )
+    return device
