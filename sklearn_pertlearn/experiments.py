@@ -546,14 +546,25 @@ def _cache_friendly_order(configs):
     """Put the first run of every f first, so that the others find f cached.
 
     Parallel workers take runs in order: after the leaders, every run finds
-    its f in the cache instead of fitting it beside another worker.
+    its f in the cache instead of fitting it beside another worker. Within
+    each rank the longest runs go first, so that no worker is left with a
+    long run while the others idle at the end.
     """
     rank, seen = {}, {}
     for index, config in enumerate(configs):
         f_key = tuple(getattr(config, name) for name in _F_FIELDS)
         rank[index] = seen.get(f_key, 0)
         seen[f_key] = rank[index] + 1
-    return [configs[i] for i in sorted(range(len(configs)), key=rank.__getitem__)]
+
+    def expected_cost(index):
+        # Epochs times the multiply-adds of one epoch, which dominate.
+        config = configs[index]
+        epochs_g = config.epochs if config.epochs_g is None else config.epochs_g
+        epochs = epochs_g + (config.epochs if rank[index] == 0 else 0)
+        return epochs * config.n_samples * config.n_features * config.hidden_dim
+
+    order = sorted(range(len(configs)), key=lambda i: (rank[i], -expected_cost(i)))
+    return [configs[i] for i in order]
 
 
 @contextmanager
