@@ -16,6 +16,7 @@ EXTRAS = {
     "plot": ["matplotlib>=3.7"],
     "progress": ["tqdm>=4.60"],
     "distributed": ["dask[distributed]>=2023.1"],
+    "imbalanced": ["imbalanced-learn>=0.12"],
     "examples": ["matplotlib>=3.7", "pandas>=1.5"],
     "docs": [
         "sphinx>=7",

@@ -6,11 +6,12 @@ Two-Layer Networks can Learn from Adversarial Perturbations" (NeurIPS 2024).
 
 from .classifier import WideTwoLayerNetClassifier
 from .perturbation_learning import PerturbationLearningClassifier
-from .transformer import AdversarialPerturbationTransformer
+from .transformer import AdversarialPerturbationSampler, AdversarialPerturbationTransformer
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdversarialPerturbationSampler",
     "AdversarialPerturbationTransformer",
     "PerturbationLearningClassifier",
     "WideTwoLayerNetClassifier",

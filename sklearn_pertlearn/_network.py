@@ -133,18 +133,51 @@ class TwoLayerNetwork(nn.Module):
         grad_pre = self._preactivation_gradient(preactivation, grad_output)
         return grad_pre.t() @ X, grad_pre.sum(dim=0)
 
+    def linear_margin_gradients(self, X, weighted_inputs):
+        """Gradients of ``sum_n c_n f(x_n)`` with respect to ``weight`` and ``bias``.
+
+        For two classes. A loss linear in the margins has this form, with
+        ``c`` the same every epoch: its gradient is then a single product of
+        the activation pattern with ``weighted_inputs = [c * X, c]``, scaled
+        by the readout, and f is never computed.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n, d)
+            The inputs.
+        weighted_inputs : torch.Tensor of shape (n, d + 1)
+            The rows of ``X`` times ``c``, then ``c`` as the last column.
+
+        Returns
+        -------
+        grad_weight, grad_bias : torch.Tensor
+            Shapes ``(m, d)`` and ``(m,)``, views of one ``(m, d + 1)`` tensor.
+        """
+        self._check_margins("linear_margin_gradients")
+        pattern = self._activation_pattern(X)
+        grads = torch.mm(pattern.t(), weighted_inputs).mul_(self.readout[:, None])
+        return grads[:, :-1], grads[:, -1]
+
     def margin_gradient(self, X):
         """Gradient of the margin with respect to the inputs, ``(n, d)``; two classes only.
 
         ``grad f(x) = (sigma'(W x + b) * a) W``: one pass over the
         pre-activations and two matrix products, with no output computed.
         """
-        if self.n_outputs != 1:
-            raise ValueError("margin_gradient needs a two-class network (one output).")
-        derivative = self.preactivation(X).gt_(0)
+        self._check_margins("margin_gradient")
+        return self._activation_pattern(X) @ (self.readout[:, None] * self.weight)
+
+    def _activation_pattern(self, X):
+        # sigma' at the pre-activations, in place of them: 1 above 0, slope
+        # else (at exactly 0 too, as autograd takes it).
+        pattern = self.preactivation(X).gt_(0)
         if self.slope:
-            derivative.mul_(1.0 - self.slope).add_(self.slope)
-        return derivative @ (self.readout[:, None] * self.weight)
+            pattern.mul_(1.0 - self.slope).add_(self.slope)
+        return pattern
+
+    def _check_margins(self, method):
+        if self.n_outputs != 1:
+            raise ValueError(f"{method} needs a two-class network (one output).")
 
     def input_gradient(self, X, grad_output):
         """Closed-form gradient of a loss with respect to the inputs, ``(n, d)``.
@@ -250,3 +283,4 @@ class MarginLoss(nn.Module):
             per_sample = per_sample * weight
             grad = grad * (weight if grad.dim() == 1 else weight[:, None])
         return per_sample.mean(), grad.div_(n_samples)
+

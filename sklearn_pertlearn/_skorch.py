@@ -77,44 +77,60 @@ class ClosedFormNet(NeuralNet):
         X, y = batch
         module, criterion = self.module_, self.criterion_
         with torch.no_grad():
-            preactivation = module.preactivation(X)
             if criterion.is_linear:
                 # The gradient of a linear loss does not depend on f, and the
-                # loss itself comes from the parameter gradients below: f need
-                # not be computed at all.
-                output, grad_output = None, self._linear_output_gradient(y)
+                # loss itself comes from the parameter gradients below: f is
+                # not computed at all.
+                output, constant = None, self._linear_loss_constant(X, y)
+                if module.n_outputs == 1:
+                    grads = module.linear_margin_gradients(X, constant)
+                else:
+                    grads = module.parameter_gradients(X, module.preactivation(X), constant)
             else:
+                preactivation = module.preactivation(X)
                 output = module.output(preactivation)
                 loss, grad_output = criterion.loss_and_grad(output, y)
-            grads = module.parameter_gradients(X, preactivation, grad_output)
+                grads = module.parameter_gradients(X, preactivation, grad_output)
             params = (module.weight, module.bias)
             if output is None:
                 # f is positively homogeneous of degree 1 in every neuron's
                 # (w_k, b_k), so a loss linear in f equals <theta, dL/dtheta>.
-                loss = torch.dot(params[0].view(-1), grads[0].view(-1))
-                loss += torch.dot(params[1], grads[1])
+                loss = (params[0] * grads[0]).sum() + torch.dot(params[1], grads[1])
             sgd_step(self.optimizer_, params, grads)
         return {"loss": loss, "y_pred": output}
 
-    def _linear_output_gradient(self, y):
-        # Full batch hands over the same target tensor every epoch: its
-        # gradient is computed once per fit.
-        cached = getattr(self, "_output_gradient_cache", None)
-        if cached is None or cached[0] is not y:
+    def on_train_end(self, net, **kwargs):
+        # The cache holds tensors on the device, which must not be pickled
+        # outside skorch's device mapping.
+        self.__dict__.pop("_linear_loss_cache", None)
+
+    def _linear_loss_constant(self, X, y):
+        """What a linear loss's gradients need of the batch besides the weights.
+
+        ``dL/df`` does not depend on f. For margins this is ``[c * X, c]``,
+        with ``c = dL/df``, so that the gradients are one product with the
+        activation pattern; for logits it is ``dL/df``. Full batch hands over
+        the same tensors every epoch, so it is computed once per fit.
+        """
+        cached = self.__dict__.get("_linear_loss_cache")
+        if cached is None or cached[0] is not X or cached[1] is not y:
             module = self.module_
-            gradient = self.criterion_.output_gradient(y, module.n_outputs, module.weight.dtype)
-            self._output_gradient_cache = cached = (y, gradient)
-        return cached[1]
+            constant = self.criterion_.output_gradient(y, module.n_outputs, module.weight.dtype)
+            if module.n_outputs == 1:
+                constant = torch.cat([constant[:, None] * X, constant[:, None]], 1)
+            self._linear_loss_cache = cached = (X, y, constant)
+        return cached[2]
 
 
+@torch.no_grad()
 def sgd_step(optimizer, params, grads):
     """One step of :class:`torch.optim.SGD` (momentum, no dampening) with given gradients.
 
     The same arithmetic as ``optimizer.step()``, and the same state (the
     ``momentum_buffer`` of every parameter), so the optimizer and its
     learning-rate scheduler stay in charge. ``optimizer.step()`` itself costs
-    about 0.3 ms per call in bookkeeping, a fifth of a full-batch epoch at the
-    paper's size.
+    about 0.2 ms per call in bookkeeping, a sixth of a full-batch epoch at the
+    paper's size; this update costs less than half of that.
     """
     group = optimizer.param_groups[0]
     lr, momentum = group["lr"], group["momentum"]

@@ -327,3 +327,114 @@ class AdversarialPerturbationTransformer(
         tags.target_tags.required = True
         tags.transformer_tags.preserves_dtype = ["float32", "float64"]
         return tags
+
+
+class AdversarialPerturbationSampler(MetaEstimatorMixin, BaseEstimator):
+    """The attack as an imbalanced-learn sampler, for :class:`imblearn.pipeline.Pipeline`.
+
+    imbalanced-learn refuses a pipeline step that has both ``transform`` and
+    ``fit_resample``, as :class:`AdversarialPerturbationTransformer` has. This
+    sampler offers ``fit_resample`` alone: in an imbalanced-learn pipeline the
+    next step is then trained on the adversarial data set only, while
+    prediction goes straight to it, which is perturbation learning as a
+    pipeline.
+
+    Parameters
+    ----------
+    transformer : AdversarialPerturbationTransformer, default=None
+        The attack, cloned at every fit; ``None`` means
+        ``AdversarialPerturbationTransformer()``. Its parameters are reached
+        as ``transformer__epsilon`` and so on, e.g. in ``GridSearchCV``.
+
+    Attributes
+    ----------
+    transformer_ : AdversarialPerturbationTransformer
+        The fitted attack; its ``estimator_`` is the network f.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    See Also
+    --------
+    AdversarialPerturbationTransformer : The attack, as a transformer.
+    PerturbationLearningClassifier : The whole procedure in one classifier.
+
+    Examples
+    --------
+    >>> from imblearn.pipeline import make_pipeline
+    >>> from sklearn_pertlearn import (
+    ...     AdversarialPerturbationSampler, AdversarialPerturbationTransformer,
+    ...     WideTwoLayerNetClassifier)
+    >>> from sklearn_pertlearn.datasets import make_shifted_gaussian
+    >>> X, y = make_shifted_gaussian(200, 100, random_state=0)
+    >>> X_test, y_test = make_shifted_gaussian(200, 100, random_state=1)
+    >>> net = WideTwoLayerNetClassifier(
+    ...     50, loss="identity", lr=1.0, max_epochs=50, random_state=0)
+    >>> sampler = AdversarialPerturbationSampler(
+    ...     AdversarialPerturbationTransformer(net, epsilon=0.01, random_state=0))
+    >>> pipeline = make_pipeline(sampler, net).fit(X, y)
+    >>> # The student saw nothing but perturbations of length 0.01:
+    >>> bool(pipeline.score(X_test, y_test) >= 0.95)
+    True
+    """
+
+    _parameter_constraints = {
+        "transformer": [HasMethods(["fit_resample"]), None],
+    }
+
+    def __init__(self, transformer=None):
+        self.transformer = transformer
+
+    @_fit_context(
+        # transformer is validated when it is fitted.
+        prefer_skip_nested_validation=False
+    )
+    def fit_resample(self, X, y):
+        """Fit the attack, then return the adversarial data set.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        X_adv : ndarray of shape (n_samples, n_features)
+            Adversarial examples.
+        y_adv : ndarray of shape (n_samples,)
+            Their target labels.
+        """
+        transformer = (
+            AdversarialPerturbationTransformer() if self.transformer is None else self.transformer
+        )
+        self.transformer_ = clone(transformer)
+        resampled = self.transformer_.fit_resample(X, y)
+        self.n_features_in_ = self.transformer_.n_features_in_
+        if hasattr(self.transformer_, "feature_names_in_"):
+            self.feature_names_in_ = self.transformer_.feature_names_in_
+        return resampled
+
+    def fit(self, X, y):
+        """Fit the attack; the adversarial data set is discarded.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : object
+            The fitted sampler.
+        """
+        self.fit_resample(X, y)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags

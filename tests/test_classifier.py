@@ -73,6 +73,21 @@ def test_fit_equals_plain_autograd_loop(request, dataset, loss, slope):
         assert (got - want).norm() / want.norm() < 1e-4
 
 
+@pytest.mark.parametrize("slope", [0.0, 0.3])
+def test_linear_margin_gradients_match_the_general_closed_form(slope):
+    # The identity loss's shortcut: one product of the activation pattern with
+    # [c X, c] gives the same gradients as the general closed form.
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(50, 7, generator=generator)
+    c = torch.randn(50, generator=generator)
+    network = TwoLayerNetwork(7, 20, slope=slope, seed=1)
+    weighted = torch.cat([c[:, None] * X, c[:, None]], 1)
+    got = network.linear_margin_gradients(X, weighted)
+    want = network.parameter_gradients(X, network.preactivation(X), c)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w)
+
+
 def test_plateau_scheduler_steps_on_every_epochs_training_loss(binary_data):
     # A tiny learning rate stalls the loss, so ReduceLROnPlateau (patience 10)
     # must cut the rate; replaying the recorded losses through torch's own

@@ -3,6 +3,7 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_pertlearn import (
+    AdversarialPerturbationSampler,
     AdversarialPerturbationTransformer,
     PerturbationLearningClassifier,
     WideTwoLayerNetClassifier,
@@ -24,6 +25,9 @@ ESTIMATORS = [
         hidden_dim=32, slope=0.25, loss="identity", max_epochs=40, batch_size=32
     ),
     AdversarialPerturbationTransformer(_paper_net(max_epochs=3), random_state=0),
+    AdversarialPerturbationSampler(
+        AdversarialPerturbationTransformer(_paper_net(max_epochs=3), random_state=0)
+    ),
     # With the logistic loss, lr 1 and 50 epochs, f and g are accurate enough
     # on the checks' small blobs for check_classifiers_train (> 0.83).
     PerturbationLearningClassifier(

@@ -9,7 +9,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn_pertlearn.classifier import WideTwoLayerNetClassifier
 from sklearn_pertlearn.datasets import make_shifted_gaussian
 from sklearn_pertlearn.perturbation import targeted_perturbation
-from sklearn_pertlearn.transformer import AdversarialPerturbationTransformer
+from sklearn_pertlearn.transformer import (
+    AdversarialPerturbationSampler,
+    AdversarialPerturbationTransformer,
+)
 
 
 def _net(**params):
@@ -154,24 +157,27 @@ def test_set_output_pandas_keeps_feature_names():
 
 
 def test_imblearn_pipeline_learns_from_perturbations_only():
-    imblearn = pytest.importorskip("imblearn")
+    pytest.importorskip("imblearn")
     from imblearn.pipeline import Pipeline
 
     X, y = _data(n_samples=400, n_features=50)
     X_test, y_test = _data(n_samples=400, n_features=50, seed=1)
     net = _net(hidden_dim=100, lr=1.0, max_epochs=50)
     attack = AdversarialPerturbationTransformer(net, epsilon=0.01, random_state=0)
-    # imbalanced-learn refuses a step that has both transform and fit_resample,
-    # so the sampler contract is reached through FunctionSampler.
-    sampler = imblearn.FunctionSampler(
-        func=lambda X, y, attack: attack.fit_resample(X, y),
-        kw_args={"attack": attack},
-        validate=False,
-    )
+    # imbalanced-learn refuses a step that has both transform and fit_resample:
+    # the transformer itself is refused, the sampler is taken.
     student = clone(net).set_params(random_state=1)
+    with pytest.raises(TypeError, match="implements both"):
+        Pipeline([("attack", attack), ("student", student)]).fit(X, y)
+    sampler = AdversarialPerturbationSampler(attack)
     pipeline = Pipeline([("attack", sampler), ("student", student)]).fit(X, y)
     # The student saw nothing but perturbations of length 0.01 ...
-    np.testing.assert_allclose(np.linalg.norm(attack.transform(X), axis=1), 0.01, rtol=1e-5)
+    fitted_attack = pipeline.named_steps["attack"].transformer_
+    np.testing.assert_allclose(
+        np.linalg.norm(fitted_attack.transform(X), axis=1), 0.01, rtol=1e-5
+    )
+    X_adv, y_adv = clone(sampler).fit_resample(X, y)
+    np.testing.assert_array_equal(X_adv, attack.fit_resample(X, y)[0])
     # ... yet classifies clean data, to which predict goes straight.
     # Measured: 1.00 on held-out data (d=50, N=400, 50 epochs).
     assert pipeline.score(X_test, y_test) >= 0.9
