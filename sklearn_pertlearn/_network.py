@@ -283,4 +283,3 @@ class MarginLoss(nn.Module):
             per_sample = per_sample * weight
             grad = grad * (weight if grad.dim() == 1 else weight[:, None])
         return per_sample.mean(), grad.div_(n_samples)
-

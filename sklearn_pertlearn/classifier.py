@@ -11,9 +11,9 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import check_device
 from ._network import LOSSES, MarginLoss, TwoLayerNetwork
 from ._skorch import ClosedFormNet, EpochProgressBar, PlateauScheduler, TensorBatches
+from ._validation import check_device
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}

@@ -42,9 +42,9 @@ class AdversarialPerturbationTransformer(
     - ``fit_resample(X, y)`` returns the adversarial data set
       ``(X_adv, y_adv)`` of perturbation learning: a target label for every
       sample, drawn by ``targets``, and the example that pushes f towards it.
-      This is imbalanced-learn's sampler contract, so in an
-      :class:`imblearn.pipeline.Pipeline` the next step is trained on the
-      adversarial data only, while prediction goes straight to it;
+      This is imbalanced-learn's sampler contract; for a step of an
+      :class:`imblearn.pipeline.Pipeline`, which must not also transform,
+      wrap it in :class:`AdversarialPerturbationSampler`;
     - ``transform(X)`` returns adversarial examples of ``X`` for targets drawn
       the same way (strategies that depend on the label use f's predictions);
     - ``perturb(X, y_target)`` returns the perturbations ``r`` alone.
@@ -113,6 +113,8 @@ class AdversarialPerturbationTransformer(
 
     See Also
     --------
+    AdversarialPerturbationSampler : The attack as a step of an
+        imbalanced-learn pipeline.
     PerturbationLearningClassifier : The whole procedure: f, the adversarial
         data and the student g in one classifier.
     sklearn_pertlearn.perturbation.targeted_perturbation : The attack on a
