@@ -162,12 +162,14 @@ def _symmetric_phi(X, slope):
         stop = min(start + step, n_samples)
         strip = out[start:stop, start:]
         _phi_from_rho(torch.mm(unit[start:stop], unit[start:].T, out=strip), slope)
-        # The tile on the diagonal rounds differently above and below it;
+        # The tile on the diagonal may round differently above and below it
+        # (BLAS's in-order dot products usually make it symmetric already);
         # floating-point addition commutes, so the mean with its transpose
         # is exactly symmetric.
         tile = strip[:, : stop - start]
-        mean = torch.add(tile, tile.T, out=tile_buffer[: stop - start, : stop - start])
-        torch.mul(mean, 0.5, out=tile)
+        if not torch.equal(tile, tile.T):
+            mean = torch.add(tile, tile.T, out=tile_buffer[: stop - start, : stop - start])
+            torch.mul(mean, 0.5, out=tile)
         out[stop:, start:stop] = strip[:, stop - start :].T
     # rho = 1 exactly on the diagonal, where arcsin, next to its branch
     # point, would lose half of the digits.
