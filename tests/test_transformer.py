@@ -176,7 +176,7 @@ def test_imblearn_pipeline_learns_from_perturbations_only():
     np.testing.assert_allclose(
         np.linalg.norm(fitted_attack.transform(X), axis=1), 0.01, rtol=1e-5
     )
-    X_adv, y_adv = clone(sampler).fit_resample(X, y)
+    X_adv, _ = clone(sampler).fit_resample(X, y)
     np.testing.assert_array_equal(X_adv, attack.fit_resample(X, y)[0])
     # ... yet classifies clean data, to which predict goes straight.
     # Measured: 1.00 on held-out data (d=50, N=400, 50 epochs).
