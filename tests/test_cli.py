@@ -11,7 +11,6 @@ import time
 
 import matplotlib
 import pytest
-import torch
 
 from sklearn_pertlearn.__main__ import main
 from sklearn_pertlearn.experiments import COLUMNS
@@ -21,16 +20,6 @@ matplotlib.use("Agg")
 # Settings small enough for a tenth of a second per run.
 TINY = ["--set", "n_samples=100", "--set", "n_features=20", "--set", "n_test=100",
         "--set", "epochs=30", "--set", "epochs_g=30"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # Two torch threads on two busy cores make these tiny runs several times
-    # slower; the subprocesses get the same through OMP_NUM_THREADS.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _rows(path):

@@ -9,22 +9,11 @@ from pathlib import Path
 
 import matplotlib
 import pytest
-import torch
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("plot_*.py"))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # Two torch threads on two busy cores make these small fits several
-    # times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_the_gallery_has_its_examples():

@@ -6,7 +6,6 @@ from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
-import torch
 
 from sklearn_pertlearn.experiments import (
     COLUMNS,
@@ -29,16 +28,6 @@ from sklearn_pertlearn.experiments import (
 
 # Small enough for a tenth of a second per run, large enough to learn.
 TINY = ExperimentConfig(n_samples=100, n_features=20, n_test=100, epochs=20)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # Runs this small are dominated by thread start-up when two threads share
-    # two busy cores; one thread is several times faster and deterministic.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _outcome(result):
