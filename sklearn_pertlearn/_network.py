@@ -99,7 +99,15 @@ class TwoLayerNetwork(nn.Module):
 
         At exactly 0 this takes ``slope``, as PyTorch's autograd does.
         """
-        return torch.where(preactivation > 0, 1.0, self.slope).to(preactivation.dtype)
+        return self._derivative_in_place(preactivation.clone())
+
+    def _derivative_in_place(self, preactivation):
+        # sigma' written over the pre-activations, which the hot paths no
+        # longer need.
+        derivative = preactivation.gt_(0)
+        if self.slope:
+            derivative.mul_(1.0 - self.slope).add_(self.slope)
+        return derivative
 
     def _preactivation_gradient(self, preactivation, grad_output):
         # dL/d(pre) = (dL/df a^T) * sigma'(pre), for margins or logits. The
@@ -154,7 +162,7 @@ class TwoLayerNetwork(nn.Module):
             Shapes ``(m, d)`` and ``(m,)``, views of one ``(m, d + 1)`` tensor.
         """
         self._check_margins("linear_margin_gradients")
-        pattern = self._activation_pattern(X)
+        pattern = self._derivative_in_place(self.preactivation(X))
         grads = torch.mm(pattern.t(), weighted_inputs).mul_(self.readout[:, None])
         return grads[:, :-1], grads[:, -1]
 
@@ -165,15 +173,8 @@ class TwoLayerNetwork(nn.Module):
         pre-activations and two matrix products, with no output computed.
         """
         self._check_margins("margin_gradient")
-        return self._activation_pattern(X) @ (self.readout[:, None] * self.weight)
-
-    def _activation_pattern(self, X):
-        # sigma' at the pre-activations, in place of them: 1 above 0, slope
-        # else (at exactly 0 too, as autograd takes it).
-        pattern = self.preactivation(X).gt_(0)
-        if self.slope:
-            pattern.mul_(1.0 - self.slope).add_(self.slope)
-        return pattern
+        derivative = self._derivative_in_place(self.preactivation(X))
+        return derivative @ (self.readout[:, None] * self.weight)
 
     def _check_margins(self, method):
         if self.n_outputs != 1:
