@@ -26,7 +26,7 @@ import torch
 from sklearn_pertlearn.classifier import WideTwoLayerNetClassifier
 from sklearn_pertlearn.datasets import make_gaussian, make_shifted_gaussian
 from sklearn_pertlearn.theory import (
-    _BLOCK_ELEMENTS,
+    _strip_rows,
     _unit_rows,
     decision_map,
     hat_f,
@@ -62,7 +62,7 @@ def products_and_arcsine_alone(X):
     unit = _unit_rows(torch.as_tensor(X))
     n_samples = len(X)
     out = unit.new_empty((n_samples, n_samples))
-    step = max(1, min(-(-n_samples // 4), _BLOCK_ELEMENTS // n_samples))
+    step = _strip_rows(n_samples)
 
     def floor():
         for start in range(0, n_samples, step):

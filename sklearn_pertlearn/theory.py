@@ -145,6 +145,12 @@ def _phi_blocks(X, Z, slope, *, with_gram=False):
         yield columns, _phi_from_rho(rho, slope), gram
 
 
+def _strip_rows(n_samples):
+    """Rows per strip of :func:`_symmetric_phi`: at least four strips (5/8 of
+    the work), more where a strip would exceed a block."""
+    return max(1, min(-(-n_samples // 4), _BLOCK_ELEMENTS // n_samples))
+
+
 def _symmetric_phi(X, slope):
     """Phi(X, X) from strips on and above the diagonal, mirrored below it.
 
@@ -154,9 +160,7 @@ def _symmetric_phi(X, slope):
     n_samples = X.shape[0]
     unit = _unit_rows(X)
     out = X.new_empty((n_samples, n_samples))
-    # At least four strips (5/8 of the work); more where a strip would
-    # exceed a block.
-    step = max(1, min(-(-n_samples // 4), _BLOCK_ELEMENTS // n_samples))
+    step = _strip_rows(n_samples)
     tile_buffer = X.new_empty((step, step))
     for start in range(0, n_samples, step):
         stop = min(start + step, n_samples)
