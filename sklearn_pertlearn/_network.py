@@ -197,8 +197,13 @@ class MarginLoss(nn.Module):
     index 1 the label +1, and the per-sample loss is ``l(-y f(x))`` with
     ``l(s) = s`` (``"identity"``) or ``l(s) = log(1 + e^s)`` (``"logistic"``).
     With K classes ``"logistic"`` is the softmax cross entropy and
-    ``"identity"`` is ``-(f_y(x) - mean_k f_k(x))``. The reduction is the mean
-    over samples of the class-weighted per-sample losses.
+    ``"identity"`` is ``-(f_y(x) - mean_k f_k(x))``.
+
+    The reduction is ``sum_n s_n c_n l_n / sum_n s_n``: the per-sample losses
+    ``l_n`` times their class weight ``c_n`` and their sample weight ``s_n``,
+    over the total sample weight (the number of samples when there are no
+    sample weights). A sample of integer weight k then counts exactly as k
+    copies of it.
 
     Parameters
     ----------
@@ -214,13 +219,21 @@ class MarginLoss(nn.Module):
         self.loss = loss
         self.register_buffer("class_weight", class_weight)
 
-    def _reduce(self, per_sample, target):
+    def _weights(self, target, sample_weight):
+        """Per-sample weights (None for all ones) and the normaliser of the sum."""
+        if sample_weight is None:
+            total = target.shape[0]
+        else:
+            # A batch whose weights are all zero contributes nothing, not 0 / 0.
+            total = sample_weight.sum().clamp_min(torch.finfo(sample_weight.dtype).tiny)
+        weight = sample_weight
         if self.class_weight is not None:
-            per_sample = per_sample * self.class_weight[target]
-        return per_sample.mean()
+            class_weight = self.class_weight[target]
+            weight = class_weight if weight is None else class_weight * weight
+        return weight, total
 
-    def forward(self, output, target):
-        """Return the mean loss; differentiable through autograd."""
+    def forward(self, output, target, sample_weight=None):
+        """Return the weighted mean loss; differentiable through autograd."""
         if output.dim() == 1:
             signed_margin = -(2 * target - 1).to(output.dtype) * output
             per_sample = (
@@ -231,18 +244,21 @@ class MarginLoss(nn.Module):
         else:
             chosen = output.gather(1, target[:, None])[:, 0]
             per_sample = output.mean(dim=1) - chosen
-        return self._reduce(per_sample, target)
+        weight, total = self._weights(target, sample_weight)
+        if weight is not None:
+            per_sample = per_sample * weight
+        return per_sample.sum() / total
 
     @property
     def is_linear(self):
         """Whether the loss is linear in f, so that its gradient ignores f."""
         return self.loss == "identity"
 
-    def output_gradient(self, target, n_outputs, dtype):
+    def output_gradient(self, target, n_outputs, dtype, sample_weight=None):
         """Return the gradient of a linear loss with respect to f, without f.
 
         Only for ``is_linear`` losses, whose gradient depends on the targets
-        alone; ``n_outputs`` is 1 for margins and K for logits.
+        (and weights) alone; ``n_outputs`` is 1 for margins and K for logits.
         """
         if not self.is_linear:
             raise ValueError(f"The {self.loss!r} loss needs f for its gradient.")
@@ -250,18 +266,19 @@ class MarginLoss(nn.Module):
             grad = -(2 * target - 1).to(dtype)
         else:
             grad = 1.0 / n_outputs - F.one_hot(target, n_outputs).to(dtype)
-        if self.class_weight is not None:
-            weight = self.class_weight[target]
-            grad = grad * (weight if n_outputs == 1 else weight[:, None])
-        return grad.div_(target.shape[0])
+        return self._weigh_gradient(grad, *self._weights(target, sample_weight))
 
-    def loss_and_grad(self, output, target):
-        """Return the mean loss and its gradient with respect to ``output``.
+    @staticmethod
+    def _weigh_gradient(grad, weight, total):
+        if weight is not None:
+            grad = grad * (weight if grad.dim() == 1 else weight[:, None])
+        return grad.div_(total)
+
+    def loss_and_grad(self, output, target, sample_weight=None):
+        """Return the weighted mean loss and its gradient with respect to ``output``.
 
         The gradient is computed in closed form, without autograd.
         """
-        n_samples = output.shape[0]
-        weight = None if self.class_weight is None else self.class_weight[target]
         if output.dim() == 1:
             sign = (2 * target - 1).to(output.dtype)
             signed_margin = -sign * output
@@ -280,7 +297,7 @@ class MarginLoss(nn.Module):
             else:
                 per_sample = output.mean(dim=1) - (output * onehot).sum(dim=1)
                 grad = 1.0 / output.shape[1] - onehot
+        weight, total = self._weights(target, sample_weight)
         if weight is not None:
             per_sample = per_sample * weight
-            grad = grad * (weight if grad.dim() == 1 else weight[:, None])
-        return per_sample.mean(), grad.div_(n_samples)
+        return per_sample.sum() / total, self._weigh_gradient(grad, weight, total)

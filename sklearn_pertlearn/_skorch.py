@@ -23,7 +23,8 @@ class TensorBatches:
     Parameters
     ----------
     dataset : skorch.dataset.Dataset
-        Holds ``X`` (and optionally ``y``) as tensors.
+        Holds ``X`` (and optionally ``y``) as tensors; ``X`` may be a dict of
+        tensors with rows in common (the inputs and their sample weights).
     batch_size : int
         Rows per batch; skorch passes the dataset length for full batch.
     shuffle : bool, default=False
@@ -40,23 +41,43 @@ class TensorBatches:
         self.generator = torch.Generator().manual_seed(int(seed))
 
     def __len__(self):
-        return -(-len(self.X) // self.batch_size)
+        return -(-_n_rows(self.X) // self.batch_size)
 
     def __iter__(self):
-        n_samples = len(self.X)
+        n_samples = _n_rows(self.X)
         if self.batch_size >= n_samples:
             yield self.X, self.y
             return
         if self.shuffle:
-            order = torch.randperm(n_samples, generator=self.generator)
-            order = order.to(self.X.device)
+            inputs = self.X["X"] if isinstance(self.X, dict) else self.X
+            order = torch.randperm(n_samples, generator=self.generator).to(inputs.device)
         for start in range(0, n_samples, self.batch_size):
             if self.shuffle:
                 rows = order[start : start + self.batch_size]
-                yield self.X[rows], None if self.y is None else self.y[rows]
             else:
-                stop = start + self.batch_size
-                yield self.X[start:stop], None if self.y is None else self.y[start:stop]
+                rows = slice(start, start + self.batch_size)
+            yield _take(self.X, rows), _take(self.y, rows)
+
+
+def _n_rows(X):
+    return len(X["X"]) if isinstance(X, dict) else len(X)
+
+
+def _take(data, rows):
+    """The ``rows`` (a slice or an index tensor) of a tensor, a dict of tensors, or None."""
+    if data is None:
+        return None
+    if isinstance(data, dict):
+        return {key: value[rows] for key, value in data.items()}
+    return data[rows]
+
+
+def unpack_batch(batch):
+    """``(X, y, sample_weight)`` of a batch; ``sample_weight`` is None without weights."""
+    X, y = batch
+    if isinstance(X, dict):
+        return X["X"], y, X["sample_weight"]
+    return X, y, None
 
 
 class ClosedFormNet(NeuralNet):
@@ -74,14 +95,14 @@ class ClosedFormNet(NeuralNet):
         return [("train_loss", EpochTrainLoss())]
 
     def train_step(self, batch, **fit_params):
-        X, y = batch
+        X, y, sample_weight = unpack_batch(batch)
         module, criterion = self.module_, self.criterion_
         with torch.no_grad():
             if criterion.is_linear:
                 # The gradient of a linear loss does not depend on f, and the
                 # loss itself comes from the parameter gradients below: f is
                 # not computed at all.
-                output, constant = None, self._linear_loss_constant(X, y)
+                output, constant = None, self._linear_loss_constant(X, y, sample_weight)
                 if module.n_outputs == 1:
                     grads = module.linear_margin_gradients(X, constant)
                 else:
@@ -89,7 +110,7 @@ class ClosedFormNet(NeuralNet):
             else:
                 preactivation = module.preactivation(X)
                 output = module.output(preactivation)
-                loss, grad_output = criterion.loss_and_grad(output, y)
+                loss, grad_output = criterion.loss_and_grad(output, y, sample_weight)
                 grads = module.parameter_gradients(X, preactivation, grad_output)
             params = (module.weight, module.bias)
             if output is None:
@@ -104,7 +125,7 @@ class ClosedFormNet(NeuralNet):
         # outside skorch's device mapping.
         self.__dict__.pop("_linear_loss_cache", None)
 
-    def _linear_loss_constant(self, X, y):
+    def _linear_loss_constant(self, X, y, sample_weight):
         """What a linear loss's gradients need of the batch besides the weights.
 
         ``dL/df`` does not depend on f. For margins this is ``[c * X, c]``,
@@ -113,13 +134,15 @@ class ClosedFormNet(NeuralNet):
         the same tensors every epoch, so it is computed once per fit.
         """
         cached = self.__dict__.get("_linear_loss_cache")
-        if cached is None or cached[0] is not X or cached[1] is not y:
+        if cached is None or any(a is not b for a, b in zip(cached, (X, y, sample_weight))):
             module = self.module_
-            constant = self.criterion_.output_gradient(y, module.n_outputs, module.weight.dtype)
+            constant = self.criterion_.output_gradient(
+                y, module.n_outputs, module.weight.dtype, sample_weight
+            )
             if module.n_outputs == 1:
                 constant = torch.cat([constant[:, None] * X, constant[:, None]], 1)
-            self._linear_loss_cache = cached = (X, y, constant)
-        return cached[2]
+            self._linear_loss_cache = cached = (X, y, sample_weight, constant)
+        return cached[3]
 
 
 @torch.no_grad()
@@ -147,11 +170,18 @@ def sgd_step(optimizer, params, grads):
 
 
 class EpochTrainLoss(Callback):
-    """Record ``train_loss``, the sample-weighted mean of the epoch's batch losses.
+    """Record ``train_loss``, the weighted mean of the epoch's batch losses.
 
-    skorch's ``PassthroughScoring`` does the same through several history
-    look-ups per epoch; with thousands of one-step epochs those dominate.
+    Batches count by their total sample weight, or by their size without
+    sample weights. skorch's ``PassthroughScoring`` does the same through
+    several history look-ups per epoch; with thousands of one-step epochs
+    those dominate.
     """
+
+    def on_batch_end(self, net, batch, training, **kwargs):
+        sample_weight = unpack_batch(batch)[2]
+        if training and sample_weight is not None:
+            net.history.record_batch("train_weight", float(sample_weight.sum()))
 
     def on_epoch_end(self, net, **kwargs):
         epoch = net.history[-1]
@@ -159,8 +189,9 @@ class EpochTrainLoss(Callback):
         if len(batches) == 1:
             loss = batches[0]["train_loss"]
         else:
-            total = sum(batch["train_batch_size"] for batch in batches)
-            loss = sum(b["train_loss"] * b["train_batch_size"] for b in batches) / total
+            key = "train_weight" if "train_weight" in batches[0] else "train_batch_size"
+            total = sum(batch[key] for batch in batches)
+            loss = sum(batch["train_loss"] * batch[key] for batch in batches) / max(total, 1e-300)
         epoch["train_loss"] = loss
 
 
