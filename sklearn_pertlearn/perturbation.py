@@ -77,6 +77,21 @@ def _check_clip(clip):
     return float(clip[0]), float(clip[1])
 
 
+def _check_finite(array, what, epsilon):
+    """Return ``array``, or raise a ValueError that says why it is not finite."""
+    # A finite sum proves every entry finite; a sum that overflows does not
+    # prove the opposite.
+    with np.errstate(over="ignore"):
+        if np.isfinite(array.sum()) or np.isfinite(array).all():
+            return array
+    raise ValueError(
+        f"The {what} are not finite (NaN or infinity), so nothing can learn from "
+        f"them: either epsilon={epsilon:.3g} overflows the {array.dtype} range, or "
+        "the attacked network's weights or outputs are not finite (a diverged "
+        "fit). Use a smaller epsilon, float64, or refit the network on scaled inputs."
+    )
+
+
 def _margin_score_gradient(target, dtype):
     # The score is y_t f(x): for any increasing loss l(-y_t f(x)) the
     # normalised step is the same, so the training loss does not matter.
@@ -307,6 +322,8 @@ def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_
                 delta = (x + delta).clamp_(*clip).sub_(x)
         batches.append(delta.cpu())
     perturbation = batches[0] if len(batches) == 1 else torch.cat(batches)
+    # Checked in the network's dtype, which is where an epsilon overflows.
+    _check_finite(perturbation.numpy(), "perturbations", epsilon)
     return perturbation.numpy().astype(X.dtype, copy=False)
 
 
@@ -407,7 +424,7 @@ def _adversarial_examples(module, X, target, *, base, random_state, **attack):
     perturbation = _perturb(module, X, target, **attack)
     if base == "none":
         return perturbation
-    return X + perturbation
+    return _check_finite(X + perturbation, "adversarial examples x + r", attack["epsilon"])
 
 
 @validate_params(

@@ -1,6 +1,9 @@
 """Perturbation learning as one classifier: f, the adversarial data, and g."""
 
 import os
+import time
+import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import (
@@ -10,11 +13,18 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    check_memory,
+    has_fit_parameter,
+    validate_data,
+)
 
 from .classifier import WideTwoLayerNetClassifier
 from .transformer import AdversarialPerturbationTransformer
@@ -33,11 +43,38 @@ _FLOATS = (np.float32, np.float64)
 _MAX_SEED = np.iinfo(np.int32).max
 
 
-def _fit_source(estimator, X, y):
+def _fit_source(estimator, X, y, sample_weight=None):
     # Module level so that joblib.Memory can cache it: the key is the
     # (unfitted, seeded) estimator and the data, which a grid over the attack
     # parameters leaves unchanged.
-    return estimator.fit(X, y)
+    return estimator.fit(X, y, **_weights(sample_weight))
+
+
+def _weights(sample_weight):
+    # Estimators without sample_weight are fine as long as none is given.
+    return {} if sample_weight is None else {"sample_weight": sample_weight}
+
+
+@contextmanager
+def _in_context(role):
+    """Name ``role`` in the warnings and value errors of the fit of f or g.
+
+    ConvergenceWarnings and ValueErrors get ``role`` in front of their
+    message; other warnings pass unchanged.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except ValueError as exc:
+            raise ValueError(f"{role}: {exc}") from exc
+    for warning in caught:
+        if issubclass(warning.category, ConvergenceWarning):
+            warnings.warn(f"{role}: {warning.message}", ConvergenceWarning, stacklevel=3)
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
 
 
 def _reseed(estimator, rng):
@@ -48,6 +85,16 @@ def _reseed(estimator, rng):
         if key == "random_state" or key.endswith("__random_state")
     )
     return estimator.set_params(**{key: rng.randint(_MAX_SEED) for key in keys})
+
+
+def _student_role(epsilon, norm, X):
+    """Who g is, for its warnings and errors, with a hint at ``epsilon``."""
+    row_norm = np.median(np.linalg.norm(X, ord=2 if norm == "l2" else np.inf, axis=1))
+    return (
+        f"The student g (fitted on adversarial examples of epsilon={epsilon:.3g}, "
+        f"while the rows of X have a median {norm} norm of {row_norm:.3g}: an "
+        f"epsilon far above that scale, or 0, leaves g little to learn from)"
+    )
 
 
 def _student_has(attribute):
@@ -134,6 +181,11 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
     store_adversarial : bool, default=False
         Keep the adversarial data set as ``X_adv_`` and ``y_adv_``.
 
+    verbose : int, default=0
+        1 or more prints a line when the fit of f, the attack and the fit of
+        g start and end, with their times, and passes ``verbose`` on to f and
+        g when they take it.
+
     random_state : int, RandomState instance or None, default=None
         Draws the seeds of f and g (overriding any ``random_state`` they were
         given, so that g starts from an initialisation independent of f's, as
@@ -199,6 +251,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         },
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "store_adversarial": ["boolean"],
+        "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
 
@@ -217,6 +270,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         batch_size=8192,
         memory=None,
         store_adversarial=False,
+        verbose=0,
         random_state=None,
     ):
         self.estimator = estimator
@@ -231,14 +285,18 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         self.batch_size = batch_size
         self.memory = memory
         self.store_adversarial = store_adversarial
+        self.verbose = verbose
         self.random_state = random_state
 
     @_fit_context(
         # estimator and student are validated when they are fitted.
         prefer_skip_nested_validation=False
     )
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train f on ``(X, y)``, attack it, and train g on the attack alone.
+
+        Warnings and errors of the two fits say whether they come from f or
+        from g: a student that fails to learn hints at ``epsilon``.
 
         Parameters
         ----------
@@ -246,6 +304,10 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
             Clean training data.
         y : array-like of shape (n_samples,)
             Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples, for the fit of f and, since
+            every sample gives one adversarial example, for the fit of g. f and
+            g must then accept ``sample_weight`` in ``fit``.
 
         Returns
         -------
@@ -256,21 +318,34 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         check_classification_targets(y)
         rng = check_random_state(self.random_state)
         estimator = WideTwoLayerNetClassifier() if self.estimator is None else self.estimator
-        source = _reseed(clone(estimator), rng)
-        student = _reseed(clone(estimator if self.student is None else self.student), rng)
+        source = self._prepare(clone(estimator), rng, sample_weight, "estimator")
+        student = self._prepare(
+            clone(estimator if self.student is None else self.student),
+            rng,
+            sample_weight,
+            "estimator" if self.student is None else "student",
+        )
         attack_seed = rng.randint(_MAX_SEED)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            )
 
         # check_memory takes a str, not a path object.
         memory = os.fspath(self.memory) if isinstance(self.memory, os.PathLike) else self.memory
         fit_source = check_memory(memory).cache(_fit_source)
-        self.source_estimator_ = fit_source(source, X, y)
+        with self._step(1, "fitting f on the clean data"), _in_context(
+            "The source network f (fitted on the clean data)"
+        ):
+            self.source_estimator_ = fit_source(source, X, y, sample_weight)
         attack = AdversarialPerturbationTransformer(
             self.source_estimator_,
             prefit=True,
             random_state=attack_seed,
             **{name: getattr(self, name) for name in _ATTACK_PARAMETERS},
         )
-        X_adv, y_adv = attack.fit_resample(X, y)
+        with self._step(2, "attacking f"):
+            X_adv, y_adv = attack.fit_resample(X, y)
         self.classes_ = attack.classes_
         drawn = np.unique(y_adv)
         if len(drawn) < len(self.classes_):
@@ -279,10 +354,39 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
                 f"{self.classes_.tolist()}, so g could not learn the others; use "
                 "targets='balanced' or more samples."
             )
-        self.estimator_ = student.fit(X_adv, y_adv)
+        with self._step(3, "fitting g on the adversarial data"), _in_context(
+            _student_role(self.epsilon, self.norm, X)
+        ):
+            self.estimator_ = student.fit(X_adv, y_adv, **_weights(sample_weight))
         if self.store_adversarial:
             self.X_adv_, self.y_adv_ = X_adv, y_adv
         return self
+
+    def _prepare(self, estimator, rng, sample_weight, name):
+        """Seed ``estimator`` from ``rng`` and hand it ``verbose``; check it takes the weights."""
+        if sample_weight is not None and not has_fit_parameter(estimator, "sample_weight"):
+            raise ValueError(
+                f"sample_weight was given, but {name}={type(estimator).__name__} "
+                "does not accept sample_weight in fit."
+            )
+        if self.verbose and "verbose" in estimator.get_params(deep=False):
+            estimator.set_params(verbose=self.verbose)
+        return _reseed(estimator, rng)
+
+    @contextmanager
+    def _step(self, number, what):
+        """Print the start and the end of step ``number`` of 3 when verbose."""
+        if not self.verbose:
+            yield
+            return
+        name = type(self).__name__
+        print(f"[{name}] (step {number} of 3) {what}", flush=True)
+        start = time.perf_counter()
+        yield
+        print(
+            f"[{name}] (step {number} of 3) {what}, total={time.perf_counter() - start:6.1f}s",
+            flush=True,
+        )
 
     def _validate_for_student(self, X):
         check_is_fitted(self)
