@@ -536,7 +536,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         if symptoms:
             warnings.warn(
                 f"{type(self).__name__} did not converge: {'; '.join(symptoms)}. "
-                f"The steps were probably too large for the scale of the inputs: "
+                f"Most often the inputs are not scaled or lr is too large: "
                 f"{_FIX.format(lr=self.lr)}",
                 ConvergenceWarning,
             )

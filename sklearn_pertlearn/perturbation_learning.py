@@ -92,8 +92,9 @@ def _student_role(epsilon, norm, X):
     row_norm = np.median(np.linalg.norm(X, ord=2 if norm == "l2" else np.inf, axis=1))
     return (
         f"The student g (fitted on adversarial examples of epsilon={epsilon:.3g}, "
-        f"while the rows of X have a median {norm} norm of {row_norm:.3g}: an "
-        f"epsilon far above that scale, or 0, leaves g little to learn from)"
+        f"not on the clean data, whose rows have a median {norm} norm of "
+        f"{row_norm:.3g}: an epsilon far from that scale, or 0, can leave g "
+        f"nothing to learn from)"
     )
 
 
