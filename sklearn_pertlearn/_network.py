@@ -141,31 +141,6 @@ class TwoLayerNetwork(nn.Module):
         grad_pre = self._preactivation_gradient(preactivation, grad_output)
         return grad_pre.t() @ X, grad_pre.sum(dim=0)
 
-    def linear_margin_gradients(self, X, weighted_inputs):
-        """Gradients of ``sum_n c_n f(x_n)`` with respect to ``weight`` and ``bias``.
-
-        For two classes. A loss linear in the margins has this form, with
-        ``c`` the same every epoch: its gradient is then a single product of
-        the activation pattern with ``weighted_inputs = [c * X, c]``, scaled
-        by the readout, and f is never computed.
-
-        Parameters
-        ----------
-        X : torch.Tensor of shape (n, d)
-            The inputs.
-        weighted_inputs : torch.Tensor of shape (n, d + 1)
-            The rows of ``X`` times ``c``, then ``c`` as the last column.
-
-        Returns
-        -------
-        grad_weight, grad_bias : torch.Tensor
-            Shapes ``(m, d)`` and ``(m,)``, views of one ``(m, d + 1)`` tensor.
-        """
-        self._check_margins("linear_margin_gradients")
-        pattern = self._derivative_in_place(self.preactivation(X))
-        grads = torch.mm(pattern.t(), weighted_inputs).mul_(self.readout[:, None])
-        return grads[:, :-1], grads[:, -1]
-
     def margin_gradient(self, X):
         """Gradient of the margin with respect to the inputs, ``(n, d)``; two classes only.
 

@@ -1,5 +1,6 @@
 """Tests of WideTwoLayerNetClassifier beyond scikit-learn's common checks."""
 
+import copy
 import pickle
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 import torch
+import torch.nn.functional as F
 from sklearn.base import clone
 from sklearn.datasets import load_iris, make_blobs
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -16,7 +18,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_pertlearn import WideTwoLayerNetClassifier
-from sklearn_pertlearn._network import MarginLoss, TwoLayerNetwork
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -33,59 +34,149 @@ def multiclass_data():
     return StandardScaler().fit_transform(X), y
 
 
-def _plain_autograd_fit(initial, X, y_index, *, loss, slope, lr, momentum, epochs,
-                        class_weight=None):
-    """The authors' training loop, written directly in PyTorch autograd."""
-    module = TwoLayerNetwork(
-        initial.n_features, initial.hidden_dim, initial.n_outputs, slope=slope,
-        dtype=initial.weight.dtype,
-    )
-    module.load_state_dict(initial.state_dict())
-    criterion = MarginLoss(loss, class_weight)
-    optimizer = torch.optim.SGD(module.parameters(), lr=lr, momentum=momentum)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)
-    X = torch.as_tensor(X, dtype=initial.weight.dtype)
+def _from_scratch_loss(f, y_index, loss, class_weight):
+    """The paper's losses, written here from their definitions."""
+    rows = torch.arange(len(y_index))
+    if f.dim() == 1:
+        signed_margin = -(2 * y_index - 1) * f
+        per_sample = signed_margin if loss == "identity" else torch.log1p(signed_margin.exp())
+    elif loss == "logistic":
+        per_sample = torch.logsumexp(f, dim=1) - f[rows, y_index]
+    else:
+        per_sample = f.mean(dim=1) - f[rows, y_index]
+    if class_weight is not None:
+        per_sample = per_sample * class_weight[y_index]
+    return per_sample.mean()
+
+
+def _from_scratch_fit(initial, X, y_index, *, loss, slope, epochs, optimizer,
+                      class_weight=None, batch_size=None, shuffle_seed=None,
+                      scheduler=True):
+    """Train the paper's network with autograd, written here from scratch.
+
+    Its own forward pass ``leaky_relu(X W^T + b) @ a`` from the initial weights
+    of ``initial``, its own loss, ``optimizer([W, b])`` with autograd, and its
+    own loop: full batch, or mini-batches in the order of one
+    ``torch.randperm`` per epoch drawn from a generator seeded with
+    ``shuffle_seed``. Returns the trained ``(W, b)``.
+    """
+    weight = initial.weight.detach().clone().requires_grad_()
+    bias = initial.bias.detach().clone().requires_grad_()
+    readout = initial.readout.detach()
+    X = torch.as_tensor(X, dtype=weight.dtype)
     y_index = torch.as_tensor(y_index)
+    n_samples = len(X)
+    batch_size = batch_size or n_samples
+    generator = None if shuffle_seed is None else torch.Generator().manual_seed(shuffle_seed)
+    optimizer = optimizer([weight, bias])
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer) if scheduler else None
     for _ in range(epochs):
-        optimizer.zero_grad()
-        value = criterion(module(X), y_index)
-        value.backward()
-        optimizer.step()
-        scheduler.step(value.item())
-    return module
+        order = (
+            torch.arange(n_samples) if generator is None
+            else torch.randperm(n_samples, generator=generator)
+        )
+        epoch_loss = 0.0
+        for start in range(0, n_samples, batch_size):
+            rows = order[start : start + batch_size]
+            f = F.leaky_relu(X[rows] @ weight.T + bias, slope) @ readout
+            value = _from_scratch_loss(f, y_index[rows], loss, class_weight)
+            optimizer.zero_grad()
+            value.backward()
+            optimizer.step()
+            epoch_loss += value.item() * len(rows) / n_samples
+        if plateau is not None:
+            plateau.step(epoch_loss)
+    return weight.detach(), bias.detach()
+
+
+def _sgd(lr, momentum=0.9, **settings):
+    return lambda params: torch.optim.SGD(params, lr=lr, momentum=momentum, **settings)
+
+
+def _assert_trained_as(module, expected, initial, rtol=1e-5):
+    for name, want in zip(("weight", "bias"), expected):
+        got = getattr(module, name).detach()
+        assert not torch.equal(want, getattr(initial, name).detach())
+        torch.testing.assert_close(got, want, rtol=rtol, atol=rtol * want.abs().max().item())
 
 
 @pytest.mark.parametrize("loss", ["identity", "logistic"])
 @pytest.mark.parametrize("slope", [0.0, 0.5])
 @pytest.mark.parametrize("dataset", ["binary_data", "multiclass_data"])
-def test_fit_equals_plain_autograd_loop(request, dataset, loss, slope):
+def test_fit_equals_training_from_scratch(request, dataset, loss, slope):
     X, y = request.getfixturevalue(dataset)
     params = dict(hidden_dim=20, slope=slope, loss=loss, lr=0.05, random_state=3)
     initial = WideTwoLayerNetClassifier(max_epochs=0, **params).fit(X, y).module_
     fitted = WideTwoLayerNetClassifier(max_epochs=60, **params).fit(X, y).module_
-    expected = _plain_autograd_fit(
-        initial, X, np.unique(y, return_inverse=True)[1], loss=loss, slope=slope,
-        lr=0.05, momentum=0.9, epochs=60,
+    y_index = np.unique(y, return_inverse=True)[1]
+    expected = _from_scratch_fit(
+        initial, X, y_index, loss=loss, slope=slope, epochs=60, optimizer=_sgd(0.05)
     )
-    for name in ("weight", "bias"):
-        got, want = getattr(fitted, name).detach(), getattr(expected, name).detach()
-        assert not torch.equal(want, getattr(initial, name).detach())
-        assert (got - want).norm() / want.norm() < 1e-4
+    _assert_trained_as(fitted, expected, initial, rtol=1e-4)
 
 
-@pytest.mark.parametrize("slope", [0.0, 0.3])
-def test_linear_margin_gradients_match_the_general_closed_form(slope):
-    # The identity loss's shortcut: one product of the activation pattern with
-    # [c X, c] gives the same gradients as the general closed form.
-    generator = torch.Generator().manual_seed(0)
-    X = torch.randn(50, 7, generator=generator)
-    c = torch.randn(50, generator=generator)
-    network = TwoLayerNetwork(7, 20, slope=slope, seed=1)
-    weighted = torch.cat([c[:, None] * X, c[:, None]], 1)
-    got = network.linear_margin_gradients(X, weighted)
-    want = network.parameter_gradients(X, network.preactivation(X), c)
-    for g, w in zip(got, want):
-        torch.testing.assert_close(g, w)
+@pytest.mark.parametrize("loss", ["identity", "logistic"])
+@pytest.mark.parametrize("dataset", ["binary_data", "multiclass_data"])
+def test_mini_batch_fit_equals_training_from_scratch(request, dataset, loss):
+    # Batches of 16 in the order of one permutation per epoch, drawn from the
+    # shuffling seed the fit recorded on its net.
+    X, y = request.getfixturevalue(dataset)
+    params = dict(hidden_dim=12, loss=loss, lr=0.05, batch_size=16, random_state=1)
+    initial = WideTwoLayerNetClassifier(max_epochs=0, **params).fit(X, y).module_
+    clf = WideTwoLayerNetClassifier(max_epochs=8, **params).fit(X, y)
+    expected = _from_scratch_fit(
+        initial, X, np.unique(y, return_inverse=True)[1], loss=loss, slope=0.0,
+        epochs=8, optimizer=_sgd(0.05), batch_size=16,
+        shuffle_seed=clf.net_.iterator_train__seed,
+    )
+    _assert_trained_as(clf.module_, expected, initial, rtol=1e-4)
+
+
+@pytest.mark.parametrize("loss", ["identity", "logistic"])
+def test_momentum_zero_equals_training_from_scratch(binary_data, loss):
+    X, y = binary_data
+    params = dict(hidden_dim=12, loss=loss, lr=0.05, momentum=0.0, random_state=2)
+    initial = WideTwoLayerNetClassifier(max_epochs=0, **params).fit(X, y).module_
+    fitted = WideTwoLayerNetClassifier(max_epochs=30, **params).fit(X, y).module_
+    expected = _from_scratch_fit(
+        initial, X, y, loss=loss, slope=0.0, epochs=30, optimizer=_sgd(0.05, momentum=0.0)
+    )
+    _assert_trained_as(fitted, expected, initial, rtol=1e-4)
+
+
+# Settings of the optimizer that the closed-form step must honour, each large
+# enough to change the weights of plain SGD with momentum 0.9 at lr 0.05.
+OPTIMIZERS = {
+    "weight_decay": _sgd(0.05, weight_decay=0.5),
+    "nesterov": _sgd(0.05, nesterov=True),
+    "dampening": _sgd(0.05, dampening=0.5),
+    "maximize": _sgd(0.05, maximize=True),
+    "foreach": _sgd(0.05, weight_decay=0.5, foreach=True),
+    "two_groups": lambda params: torch.optim.SGD(
+        [{"params": params[:1]}, {"params": params[1:], "lr": 0.5}], lr=0.05, momentum=0.9
+    ),
+    "adam": lambda params: torch.optim.Adam(params, lr=0.05),
+}
+
+
+@pytest.mark.parametrize("loss", ["identity", "logistic"])
+@pytest.mark.parametrize("setting", OPTIMIZERS)
+def test_training_step_honours_the_optimizer(binary_data, setting, loss):
+    # The optimizer of a fitted net replaced by one with other settings, as a
+    # user would: warm-started epochs must follow it exactly (float64).
+    X, y = binary_data
+    make_optimizer = OPTIMIZERS[setting]
+    clf = WideTwoLayerNetClassifier(
+        10, loss=loss, dtype="float64", lr_scheduler=None, max_epochs=0, random_state=0
+    ).fit(X, y)
+    initial = copy.deepcopy(clf.module_)
+    clf.net_.optimizer_ = make_optimizer(list(clf.module_.parameters()))
+    clf.set_params(warm_start=True, max_epochs=5).fit(X, y)
+    reference = dict(loss=loss, slope=0.0, epochs=5, scheduler=False)
+    expected = _from_scratch_fit(initial, X, y, optimizer=make_optimizer, **reference)
+    _assert_trained_as(clf.module_, expected, initial, rtol=1e-10)
+    plain = _from_scratch_fit(initial, X, y, optimizer=_sgd(0.05), **reference)
+    assert not torch.allclose(expected[0], plain[0], rtol=1e-3)
 
 
 def test_plateau_scheduler_steps_on_every_epochs_training_loss(binary_data):
@@ -125,18 +216,20 @@ def test_partial_fit_epochs_equal_one_fit(binary_data):
     assert torch.equal(fitted.module_.weight, stepped.module_.weight)
 
 
-def test_class_weight_matches_plain_loop(binary_data):
-    X, y = binary_data
-    params = dict(hidden_dim=10, loss="identity", lr=0.05, random_state=0)
-    weights = {0: 3.0, 1: 0.5}
+@pytest.mark.parametrize("loss", ["identity", "logistic"])
+@pytest.mark.parametrize("dataset", ["binary_data", "multiclass_data"])
+def test_class_weight_equals_training_from_scratch(request, dataset, loss):
+    X, y = request.getfixturevalue(dataset)
+    classes = np.unique(y)
+    weights = dict(zip(classes.tolist(), [3.0, 0.5, 1.5][: len(classes)]))
+    params = dict(hidden_dim=10, loss=loss, lr=0.05, random_state=0)
     initial = WideTwoLayerNetClassifier(max_epochs=0, **params).fit(X, y).module_
     fitted = WideTwoLayerNetClassifier(max_epochs=20, class_weight=weights, **params)
-    fitted = fitted.fit(X, y).module_
-    expected = _plain_autograd_fit(
-        initial, X, y, loss="identity", slope=0.0, lr=0.05, momentum=0.9, epochs=20,
-        class_weight=torch.tensor([3.0, 0.5]),
+    expected = _from_scratch_fit(
+        initial, X, np.searchsorted(classes, y), loss=loss, slope=0.0, epochs=20,
+        optimizer=_sgd(0.05), class_weight=torch.tensor(list(weights.values())),
     )
-    assert torch.allclose(fitted.weight, expected.weight, rtol=1e-4, atol=1e-6)
+    _assert_trained_as(fitted.fit(X, y).module_, expected, initial, rtol=1e-4)
 
 
 def test_balanced_class_weight_counters_imbalance():
