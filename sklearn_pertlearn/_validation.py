@@ -29,11 +29,16 @@ def check_float_array(X, input_name="X"):
     return check_array(X, dtype=[np.float32, np.float64], order="C", input_name=input_name)
 
 
+_DEVICE_TYPES = ("cpu", "cuda")
+
+
 def check_device(device):
     """Return ``device`` as a :class:`torch.device` that exists on this machine.
 
-    Raises a ValueError that names the value, instead of torch's own error, for
-    an unknown device name or a CUDA device that is not there.
+    The estimators run on the CPU and on CUDA devices. Raises a ValueError
+    that names the value, instead of torch's own error, for an unknown device
+    name, another device type (``"mps"``, ``"xla"``, ``"meta"``, ...) or a
+    CUDA device that is not there.
     """
     try:
         device = torch.device(device)
@@ -42,6 +47,11 @@ def check_device(device):
             f"device must name a torch device such as 'cpu', 'cuda' or 'cuda:0'; "
             f"got {device!r}."
         ) from exc
+    if device.type not in _DEVICE_TYPES:
+        raise ValueError(
+            f"device={str(device)!r} is not supported: the estimators run on "
+            "'cpu', 'cuda' or 'cuda:N'."
+        )
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(

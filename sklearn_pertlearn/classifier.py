@@ -357,7 +357,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes with "
                     f"non-zero sample_weight, but only class "
-                    f"{self.classes_[weighted][0]!r} has any weight."
+                    f"{self.classes_[weighted].tolist()[0]!r} has any weight."
                 )
 
     def _check_architecture(self, caller):

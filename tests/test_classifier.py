@@ -4,6 +4,7 @@ import copy
 import pickle
 import subprocess
 import sys
+import warnings
 
 import joblib
 import numpy as np
@@ -12,7 +13,8 @@ import scipy.sparse
 import torch
 import torch.nn.functional as F
 from sklearn.base import clone
-from sklearn.datasets import load_iris, make_blobs
+from sklearn.datasets import load_breast_cancer, load_iris, load_wine, make_blobs
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -499,3 +501,251 @@ def test_cuda_fit_predicts_numpy_and_pickles_to_cpu(binary_data):
         env={"CUDA_VISIBLE_DEVICES": "", "PATH": ""},
     )
     assert result.stdout.split() == ["cpu", "cpu"]
+
+
+# Failures that speak (issue 10, item 4).
+
+
+@pytest.mark.parametrize("load", [load_breast_cancer, load_wine])
+def test_unscaled_real_data_warns_with_the_cause_and_the_fix(load):
+    # Raw breast_cancer and wine: the loss jumps to ~6e3 / ~1e4 in the first
+    # epochs, the rate is cut to 1e-8, one class is predicted (measured).
+    X, y = load(return_X_y=True)
+    with pytest.warns(ConvergenceWarning) as record:
+        clf = WideTwoLayerNetClassifier(random_state=0).fit(X, y)
+    (message,) = [str(w.message) for w in record if w.category is ConvergenceWarning]
+    for symptom in ("loss exploded", "cut the learning rate", "single class"):
+        assert symptom in message
+    assert "StandardScaler" in message and "lower lr (now 0.1)" in message
+    assert len(np.unique(clf.predict(X))) == 1
+
+
+@pytest.mark.parametrize("load", [load_breast_cancer, load_wine])
+def test_standardized_real_data_trains_without_warning(load):
+    X, y = load(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = WideTwoLayerNetClassifier(random_state=0).fit(X, y)
+    # Measured training accuracy: 0.986 and 1.0.
+    assert clf.score(X, y) > 0.95
+
+
+def test_diverged_fit_raises_and_its_model_predicts_nothing(binary_data):
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(8, max_epochs=5, random_state=0)
+    # Inputs of 1e30 overflow float32 in the second epoch.
+    with pytest.raises(ValueError, match="diverged.*non-finite.*StandardScaler"):
+        clf.fit(X * 1e30, y)
+    for method in (clf.predict, clf.decision_function, clf.predict_proba):
+        with pytest.raises(ValueError, match="outputs are not finite"):
+            method(X)
+
+
+def test_partial_fit_that_diverges_raises(binary_data):
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(8, random_state=0).partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="diverged"):
+        clf.partial_fit(X * 1e30, y).partial_fit(X * 1e30, y)
+
+
+def test_rate_cut_to_the_scheduler_floor_warns():
+    # Inputs that are all zero: only the biases learn, the loss stalls near
+    # ln 2 and the plateau scheduler cuts lr=1 six times (measured: to 1e-8).
+    X, y = np.zeros((40, 3)), np.arange(40) % 2
+    params = dict(hidden_dim=8, lr=1.0, max_epochs=200, random_state=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        WideTwoLayerNetClassifier(**params).fit(X, y)
+    assert "cut the learning rate from 1 to 1e-08" in str(record[0].message)
+    with pytest.warns(ConvergenceWarning) as record:
+        WideTwoLayerNetClassifier(lr_scheduler=None, **params).fit(X, y)
+    assert "cut the learning rate" not in str(record[0].message)
+
+
+# The scikit-learn API of a classifier (issue 10, item 5).
+
+
+def _repeat_vs_weigh(X, y, weights, **params):
+    params = {"hidden_dim": 16, "max_epochs": 20, "dtype": "float64", "random_state": 0} | params
+    repeated = WideTwoLayerNetClassifier(**params).fit(
+        np.repeat(X, weights, axis=0), np.repeat(y, weights)
+    )
+    weighted = WideTwoLayerNetClassifier(**params).fit(X, y, sample_weight=weights)
+    return repeated.decision_function(X), weighted.decision_function(X)
+
+
+@pytest.mark.parametrize("loss", ["identity", "logistic"])
+@pytest.mark.parametrize("dataset", ["binary_data", "multiclass_data"])
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+def test_integer_sample_weights_equal_repeated_rows(request, dataset, loss, class_weight):
+    X, y = request.getfixturevalue(dataset)
+    weights = np.random.RandomState(0).randint(0, 4, size=len(y))
+    repeated, weighted = _repeat_vs_weigh(X, y, weights, loss=loss, class_weight=class_weight)
+    np.testing.assert_allclose(weighted, repeated, rtol=1e-9, atol=1e-12)
+
+
+def test_sample_weights_change_the_fit_and_scale_free(binary_data):
+    X, y = binary_data
+    weights = np.random.RandomState(0).uniform(0.1, 2.0, size=len(y))
+    params = dict(hidden_dim=16, max_epochs=20, dtype="float64", random_state=0)
+    plain = WideTwoLayerNetClassifier(**params).fit(X, y).decision_function(X)
+    ones = WideTwoLayerNetClassifier(**params).fit(X, y, sample_weight=np.ones(len(y)))
+    once = WideTwoLayerNetClassifier(**params).fit(X, y, sample_weight=weights)
+    thrice = WideTwoLayerNetClassifier(**params).fit(X, y, sample_weight=3 * weights)
+    np.testing.assert_allclose(ones.decision_function(X), plain, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        thrice.decision_function(X), once.decision_function(X), rtol=1e-9, atol=1e-12
+    )
+    assert not np.allclose(once.decision_function(X), plain)
+
+
+def test_partial_fit_sample_weights_equal_repeated_rows(binary_data):
+    X, y = binary_data
+    weights = np.random.RandomState(1).randint(0, 3, size=len(y))
+    params = dict(hidden_dim=16, dtype="float64", random_state=0)
+    weighted = WideTwoLayerNetClassifier(**params)
+    repeated = WideTwoLayerNetClassifier(**params)
+    for _ in range(3):
+        weighted.partial_fit(X, y, classes=[0, 1], sample_weight=weights)
+        repeated.partial_fit(np.repeat(X, weights, 0), np.repeat(y, weights), classes=[0, 1])
+    np.testing.assert_allclose(
+        weighted.decision_function(X), repeated.decision_function(X), rtol=1e-9, atol=1e-12
+    )
+
+
+def test_mini_batch_loss_curve_weighs_batches_by_their_weight(binary_data):
+    X, y = binary_data
+    weights = np.random.RandomState(2).uniform(0.0, 3.0, size=len(y))
+    clf = WideTwoLayerNetClassifier(8, max_epochs=1, batch_size=16, lr=1e-9, random_state=0)
+    clf.fit(X, y, sample_weight=weights)
+    # With a negligible rate the epoch's batches all see the initial weights:
+    # their weighted mean is the weighted loss of the whole set.
+    initial = WideTwoLayerNetClassifier(8, max_epochs=0, random_state=0).fit(X, y)
+    f = torch.from_numpy(initial.decision_function(X).astype(np.float64))
+    per_sample = F.softplus(-(2 * torch.from_numpy(y) - 1) * f).numpy()
+    expected = np.sum(weights * per_sample) / np.sum(weights)
+    assert clf.loss_curve_[0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_bad_sample_weights_raise_clear_errors(binary_data):
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(8, max_epochs=1)
+    with pytest.raises(ValueError, match="2 classes with non-zero sample_weight"):
+        clf.fit(X, y, sample_weight=(y == 1).astype(float))
+    with pytest.raises(ValueError, match="Negative values .*sample_weight"):
+        clf.fit(X, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        clf.fit(X, y, sample_weight=np.zeros(len(y)))
+    with pytest.raises(ValueError, match="shape"):
+        clf.fit(X, y, sample_weight=np.ones(len(y) + 1))
+
+
+def test_n_iter_and_loss_curve_count_every_epoch(binary_data):
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(8, max_epochs=7, warm_start=True, random_state=0)
+    clf.fit(X, y)
+    assert clf.n_iter_ == 7
+    assert clf.loss_curve_ == clf.net_.history[:, "train_loss"]
+    clf.fit(X, y)
+    assert clf.n_iter_ == 14 and len(clf.loss_curve_) == 14
+    clf.set_params(warm_start=False).fit(X, y)
+    assert clf.n_iter_ == 7 and len(clf.loss_curve_) == 7
+    stepped = WideTwoLayerNetClassifier(8, random_state=0)
+    stepped.partial_fit(X, y, classes=[0, 1]).partial_fit(X, y)
+    assert stepped.n_iter_ == 2 and stepped.loss_curve_ == clf.loss_curve_[:2]
+    assert WideTwoLayerNetClassifier(8, max_epochs=0).fit(X, y).n_iter_ == 0
+
+
+@pytest.mark.parametrize("dataset", ["binary_data", "multiclass_data"])
+def test_predict_log_proba_is_stable_log_of_predict_proba(request, dataset):
+    X, y = request.getfixturevalue(dataset)
+    clf = WideTwoLayerNetClassifier(16, max_epochs=20, random_state=0).fit(X, y)
+    np.testing.assert_allclose(
+        clf.predict_log_proba(X), np.log(clf.predict_proba(X)), rtol=1e-10, atol=1e-12
+    )
+    # Margins in the thousands: probabilities round to 0, their logs do not.
+    far = X * 1e4
+    assert (clf.predict_proba(far) == 0).any()
+    log_proba = clf.predict_log_proba(far)
+    assert np.isfinite(log_proba).all()
+    assert np.array_equal(log_proba.argmax(1), clf.predict_proba(far).argmax(1))
+
+
+# warm_start and partial_fit that honour changes (issue 10, item 6).
+
+
+def test_warm_fit_applies_changed_training_settings(binary_data):
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(8, max_epochs=3, warm_start=True, random_state=0)
+    clf.fit(X, y)
+    clf.set_params(lr=5.0, loss="identity", batch_size=10, momentum=0.0, lr_scheduler=None)
+    clf.fit(X, y)
+    net = clf.net_
+    assert net.optimizer_.param_groups[0]["lr"] == 5.0
+    assert net.optimizer_.param_groups[0]["momentum"] == 0.0
+    assert net.criterion_.loss == "identity"
+    assert [epoch["train_batch_count"] for epoch in net.history] == [1, 1, 1, 8, 8, 8]
+    assert "lr_scheduler" not in dict(net.callbacks_)
+    assert clf.n_iter_ == 6
+
+
+def test_warm_fit_with_new_settings_continues_from_the_weights(binary_data):
+    X, y = binary_data
+    params = dict(hidden_dim=8, max_epochs=3, random_state=0)
+    warm = WideTwoLayerNetClassifier(warm_start=True, **params).fit(X, y)
+    reference = WideTwoLayerNetClassifier(loss="identity", lr=0.01, momentum=0.5, **params)
+    reference.set_params(max_epochs=0).fit(X, y)
+    reference.module_.load_state_dict(warm.module_.state_dict())
+    reference.set_params(max_epochs=3, warm_start=True).fit(X, y)
+    warm.set_params(loss="identity", lr=0.01, momentum=0.5).fit(X, y)
+    assert torch.equal(warm.module_.weight, reference.module_.weight)
+
+
+def test_unchanged_settings_keep_the_optimizer_state(binary_data):
+    # Momentum and the plateau scheduler carry over: 5 + 5 epochs are 10.
+    X, y = binary_data
+    params = dict(hidden_dim=8, lr=1e-7, random_state=0)
+    warm = WideTwoLayerNetClassifier(max_epochs=40, warm_start=True, **params)
+    warm.fit(X, y).fit(X, y)
+    cold = WideTwoLayerNetClassifier(max_epochs=80, **params).fit(X, y)
+    assert warm.net_.history[:, "lr"] == cold.net_.history[:, "lr"]
+    assert torch.equal(warm.module_.weight, cold.module_.weight)
+
+
+@pytest.mark.parametrize(
+    "change", [{"hidden_dim": 64}, {"slope": 0.5}, {"dtype": "float64"}, {"device": "cpu:0"}]
+)
+def test_changed_architecture_raises_on_warm_start(binary_data, change):
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(8, max_epochs=2, warm_start=True, random_state=0)
+    clf.fit(X, y).set_params(**change)
+    name = next(iter(change))
+    with pytest.raises(ValueError, match=f"changed {name} from .*warm_start=False"):
+        clf.fit(X, y)
+    with pytest.raises(ValueError, match=f"partial_fit continues .*changed {name}"):
+        clf.partial_fit(X, y)
+    clf.set_params(warm_start=False).fit(X, y)
+    assert clf.module_.hidden_dim == clf.hidden_dim
+
+
+def test_partial_fit_applies_changed_settings(binary_data):
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(8, random_state=0).partial_fit(X, y, classes=[0, 1])
+    clf.set_params(lr=0.5, class_weight={0: 2.0}).partial_fit(X, y)
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == 0.5
+    assert clf.net_.criterion_.class_weight.tolist() == [2.0, 1.0]
+    assert len(clf.net_.history) == 2
+
+
+def test_partial_fit_refuses_balanced_class_weight(binary_data):
+    X, y = binary_data
+    with pytest.raises(ValueError, match="'balanced' is not supported for partial_fit"):
+        WideTwoLayerNetClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
+
+
+@pytest.mark.parametrize("device", ["mps", "xla", "meta", "vulkan", "cuda:7", "cuda:99"])
+def test_unavailable_devices_raise_the_librarys_error(binary_data, device):
+    if torch.device(device).type == "cuda" and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has the CUDA device")
+    with pytest.raises(ValueError, match=f"device='{device}'"):
+        WideTwoLayerNetClassifier(max_epochs=1, device=device).fit(*binary_data)
