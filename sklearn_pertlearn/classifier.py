@@ -21,6 +21,16 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 _SEED_BOUND = np.iinfo(np.int32).max
 
+class CollapseWarning(ConvergenceWarning):
+    """A fit that predicts a single class on training data of several.
+
+    A :class:`~sklearn.exceptions.ConvergenceWarning`, so that filters of
+    those catch it; its own class lets a caller that knows better (the
+    student of :class:`PerturbationLearningClassifier`, whose training data
+    are tiny perturbations) judge the collapse on other data.
+    """
+
+
 # What a warm start (warm_start=True, partial_fit) does with each parameter.
 # The architecture shapes the weights that carry over, so it must stay as it
 # was (a change raises); so must n_features_in_ and classes_.
@@ -514,6 +524,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _warn_if_not_converged(self, X, y_index, losses):
         """Warn when a fit ended diverged or collapsed; the rules are in the class Notes."""
+        fix = f"Most often the inputs are not scaled or lr is too large: {_FIX.format(lr=self.lr)}"
         symptoms = []
         if self.loss == "logistic" and max(losses) > _EXPLOSION * losses[0]:
             peak = int(np.argmax(losses))
@@ -527,18 +538,18 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
                 f"the plateau scheduler cut the learning rate from {self.lr:.3g} to "
                 f"{final_lr:.3g} because the loss stopped falling (at {losses[-1]:.3g})"
             )
-        predicted = np.unique(self._predict_index(self._to_tensor(X)))
-        if len(predicted) == 1 and len(np.unique(y_index)) > 1:
-            symptoms.append(
-                f"it predicts the single class {self.classes_.tolist()[predicted[0]]!r} on "
-                f"all {len(y_index)} training samples"
-            )
         if symptoms:
             warnings.warn(
-                f"{type(self).__name__} did not converge: {'; '.join(symptoms)}. "
-                f"Most often the inputs are not scaled or lr is too large: "
-                f"{_FIX.format(lr=self.lr)}",
+                f"{type(self).__name__} did not converge: {'; '.join(symptoms)}. {fix}",
                 ConvergenceWarning,
+            )
+        predicted = np.unique(self._predict_index(self._to_tensor(X)))
+        if len(predicted) == 1 and len(np.unique(y_index)) > 1:
+            warnings.warn(
+                f"{type(self).__name__} collapsed: it predicts the single class "
+                f"{self.classes_.tolist()[predicted[0]]!r} on all {len(y_index)} "
+                f"training samples. {fix}",
+                CollapseWarning,
             )
 
     def _decision(self, X_tensor):

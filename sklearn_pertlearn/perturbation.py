@@ -81,7 +81,7 @@ def _check_finite(array, what, epsilon):
     """Return ``array``, or raise a ValueError that says why it is not finite."""
     # A finite sum proves every entry finite; a sum that overflows does not
     # prove the opposite.
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(array.sum()) or np.isfinite(array).all():
             return array
     raise ValueError(

@@ -26,7 +26,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .classifier import WideTwoLayerNetClassifier
+from .classifier import CollapseWarning, WideTwoLayerNetClassifier
 from .transformer import AdversarialPerturbationTransformer
 
 _ATTACK_PARAMETERS = (
@@ -56,11 +56,12 @@ def _weights(sample_weight):
 
 
 @contextmanager
-def _in_context(role):
+def _in_context(role, ignore=()):
     """Name ``role`` in the warnings and value errors of the fit of f or g.
 
     ConvergenceWarnings and ValueErrors get ``role`` in front of their
-    message; other warnings pass unchanged.
+    message; warnings of the categories ``ignore`` are dropped; other
+    warnings pass unchanged.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -69,6 +70,8 @@ def _in_context(role):
         except ValueError as exc:
             raise ValueError(f"{role}: {exc}") from exc
     for warning in caught:
+        if issubclass(warning.category, ignore):
+            continue
         if issubclass(warning.category, ConvergenceWarning):
             warnings.warn(f"{role}: {warning.message}", ConvergenceWarning, stacklevel=3)
         else:
@@ -355,13 +358,37 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
                 f"{self.classes_.tolist()}, so g could not learn the others; use "
                 "targets='balanced' or more samples."
             )
+        student_role = _student_role(self.epsilon, self.norm, X)
+        # In scenario a the adversarial examples are epsilon short, so g can
+        # predict one class on them and still classify the clean data: its
+        # collapse is judged on the clean data instead.
         with self._step(3, "fitting g on the adversarial data"), _in_context(
-            _student_role(self.epsilon, self.norm, X)
+            student_role, ignore=CollapseWarning
         ):
             self.estimator_ = student.fit(X_adv, y_adv, **_weights(sample_weight))
+        self._warn_if_student_failed(X, y, student_role)
         if self.store_adversarial:
             self.X_adv_, self.y_adv_ = X_adv, y_adv
         return self
+
+    def _warn_if_student_failed(self, X, y, role):
+        """Warn when g predicts one class, or agrees with f no better than chance, on X."""
+        predicted = self.estimator_.predict(X)
+        n_classes = len(self.classes_)
+        if len(np.unique(predicted)) == 1 and len(np.unique(y)) > 1:
+            warnings.warn(
+                f"{role}: g collapsed: it predicts the single class "
+                f"{predicted.tolist()[0]!r} on all {len(y)} clean training samples.",
+                CollapseWarning,
+            )
+            return
+        agreement = np.mean(predicted == self.source_estimator_.predict(X))
+        if agreement <= 1 / n_classes:
+            warnings.warn(
+                f"{role}: g learned nothing of f: they agree on {agreement:.1%} of the "
+                f"clean training samples, no better than chance (1/{n_classes}).",
+                ConvergenceWarning,
+            )
 
     def _prepare(self, estimator, rng, sample_weight, name):
         """Seed ``estimator`` from ``rng`` and hand it ``verbose``; check it takes the weights."""

@@ -20,6 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_pertlearn import WideTwoLayerNetClassifier
+from sklearn_pertlearn.classifier import CollapseWarning
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -513,10 +514,14 @@ def test_unscaled_real_data_warns_with_the_cause_and_the_fix(load):
     X, y = load(return_X_y=True)
     with pytest.warns(ConvergenceWarning) as record:
         clf = WideTwoLayerNetClassifier(random_state=0).fit(X, y)
-    (message,) = [str(w.message) for w in record if w.category is ConvergenceWarning]
-    for symptom in ("loss exploded", "cut the learning rate", "single class"):
-        assert symptom in message
-    assert "StandardScaler" in message and "lower lr (now 0.1)" in message
+    diverged, collapsed = [str(w.message) for w in record]
+    assert "did not converge" in diverged
+    for symptom in ("loss exploded", "cut the learning rate"):
+        assert symptom in diverged
+    assert "collapsed: it predicts the single class" in collapsed
+    assert record[1].category is CollapseWarning
+    for message in (diverged, collapsed):
+        assert "StandardScaler" in message and "lower lr (now 0.1)" in message
     assert len(np.unique(clf.predict(X))) == 1
 
 
@@ -554,12 +559,11 @@ def test_rate_cut_to_the_scheduler_floor_warns():
     # ln 2 and the plateau scheduler cuts lr=1 six times (measured: to 1e-8).
     X, y = np.zeros((40, 3)), np.arange(40) % 2
     params = dict(hidden_dim=8, lr=1.0, max_epochs=200, random_state=0)
-    with pytest.warns(ConvergenceWarning) as record:
+    with pytest.warns(ConvergenceWarning, match="cut the learning rate from 1 to 1e-08"):
         WideTwoLayerNetClassifier(**params).fit(X, y)
-    assert "cut the learning rate from 1 to 1e-08" in str(record[0].message)
     with pytest.warns(ConvergenceWarning) as record:
         WideTwoLayerNetClassifier(lr_scheduler=None, **params).fit(X, y)
-    assert "cut the learning rate" not in str(record[0].message)
+    assert all("cut the learning rate" not in str(w.message) for w in record)
 
 
 # The scikit-learn API of a classifier (issue 10, item 5).
