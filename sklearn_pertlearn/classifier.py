@@ -109,9 +109,12 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         loss, as the authors ran it; None keeps the learning rate constant.
 
     class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the per-sample losses, as in scikit-learn.
-        The unbounded identity loss lets the bias absorb label imbalance;
-        ``"balanced"`` counters it.
+        Weights of the classes in the per-sample losses, as in scikit-learn;
+        they multiply ``sample_weight``. The unbounded identity loss lets the
+        bias absorb label imbalance; ``"balanced"`` (``n_samples / (n_classes
+        * bincount(y))``, samples counted by their weights) counters it.
+        ``partial_fit`` refuses ``"balanced"``, as scikit-learn's
+        ``SGDClassifier`` does: one call's ``y`` cannot estimate it.
 
     dtype : {"float32", "float64"}, default="float32"
         Floating point type of the weights and computations. Inputs of either
@@ -119,8 +122,9 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
 
     device : str, default="cpu"
         Torch device to train and predict on: ``"cpu"``, ``"cuda"`` or
-        ``"cuda:N"``. Results are always numpy arrays, and a model fitted on a
-        GPU loads on a machine without one.
+        ``"cuda:N"``; any other device, or a CUDA device that is not there,
+        is a ValueError at fit. Results are always numpy arrays, and a model
+        fitted on a GPU loads on a machine without one.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights and the mini-batch order. An int makes fits on
@@ -132,7 +136,17 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
 
     warm_start : bool, default=False
         When true, ``fit`` continues from the weights of the previous fit instead
-        of starting from the initial weights.
+        of starting from the initial weights, as ``partial_fit`` always does.
+        As in ``MLPClassifier``, the training settings (``loss``, ``lr``,
+        ``momentum``, ``batch_size``, ``lr_scheduler``, ``class_weight``,
+        ``max_epochs``, ``verbose``) are read at every call: while they stay
+        the same, the optimizer's momentum and the scheduler's state carry
+        over (two warm fits of 5 epochs equal one of 10); a changed one
+        rebuilds the optimizer and the scheduler around the current weights.
+        The architecture (``hidden_dim``, ``slope``, ``dtype``, ``device``,
+        the number of features and the classes) cannot change under weights
+        that exist: a warm ``fit`` or ``partial_fit`` after such a change
+        raises a ValueError; fit with ``warm_start=False`` to start afresh.
 
     Attributes
     ----------
@@ -142,6 +156,14 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
     net_ : ClosedFormNet
         The fitted :class:`skorch.NeuralNet`; ``net_.history`` holds the
         training loss of every epoch.
+
+    n_iter_ : int
+        Number of epochs trained, warm starts and ``partial_fit`` calls
+        included, as ``MLPClassifier``'s.
+
+    loss_curve_ : list of float
+        Training loss of every epoch (the weighted mean over the samples, as
+        the loss is minimised), as ``MLPClassifier``'s.
 
     module_ : TwoLayerNetwork
         The fitted torch module. With two classes ``module_(X)`` returns the
@@ -165,6 +187,32 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
     margin: monotone in the decision function, but not a calibrated
     probability, since that loss has no probabilistic reading.
 
+    A fit that goes wrong says so, in scikit-learn's manner; most often the
+    cause is unscaled inputs or too large a learning rate, and every message
+    names both fixes:
+
+    - the weights or the loss become NaN or infinite: ``fit`` and
+      ``partial_fit`` raise a ValueError (as ``MLPClassifier`` does), and the
+      model's ``predict``, ``predict_proba`` and ``decision_function`` raise
+      one too rather than return a class;
+    - a :class:`~sklearn.exceptions.ConvergenceWarning` ("did not converge")
+      when, under the logistic loss, an epoch's training loss exceeds 10
+      times the first epoch's (the loss exploded), or when the plateau
+      scheduler has cut the learning rate to 1e-6 of ``lr`` or below (six
+      cuts, each after 10 epochs without progress; ``ReduceLROnPlateau``
+      stops cutting near 1e-8, so this needs ``lr`` of at least 0.01);
+    - a :class:`~sklearn_pertlearn.classifier.CollapseWarning`, a
+      ``ConvergenceWarning``, when the fitted
+      network predicts a single class on all the training samples of a
+      ``y`` with several.
+
+    ``partial_fit`` checks the first rule only; ``max_epochs=0`` none.
+
+    Sample weights multiply the per-sample losses, together with
+    ``class_weight``, and the loss is their weighted mean
+    ``sum(w * loss) / sum(w)``: with full-batch training, an integer weight k
+    is exactly k copies of the sample and weights of 0 remove it.
+
     Examples
     --------
     >>> from sklearn.datasets import make_classification
@@ -175,6 +223,18 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
     (3,)
     >>> float(clf.score(X, y)) > 0.9
     True
+    >>> clf.n_iter_, len(clf.loss_curve_)
+    (50, 50)
+    >>> clf.predict_log_proba(X[:1]).shape
+    (1, 2)
+
+    Sample weights, and a warm start that takes a new learning rate:
+
+    >>> weights = (y == 1) + 0.5
+    >>> clf = WideTwoLayerNetClassifier(max_epochs=20, warm_start=True, random_state=0)
+    >>> clf = clf.fit(X, y, sample_weight=weights)
+    >>> clf.set_params(lr=0.01).fit(X, y, sample_weight=weights).n_iter_
+    40
     """
 
     _parameter_constraints = {

@@ -227,6 +227,25 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
     sklearn_pertlearn.metrics.agreement_scorer : Agreement of f and g, as a
         scorer.
 
+    Notes
+    -----
+    Warnings and errors of the fits of f and g start with which of the two
+    they come from; g's also give ``epsilon`` and the median norm of the
+    rows of ``X``, since an epsilon far from the scale of the data is the
+    usual reason why g fails. Adversarial examples that are not finite are a
+    ValueError. g is judged on the clean data: a
+    :class:`~sklearn.exceptions.ConvergenceWarning` when it predicts a
+    single class on them, or agrees with f on no more than the chance
+    fraction ``1 / n_classes`` of them. (Its own fit on the adversarial
+    examples may predict one class on those, which in scenario a, where they
+    are epsilon short, is no failure: that warning is dropped.)
+
+    The target labels are balanced over the rows, not over their weights:
+    under the identity loss in scenario a, where the bias of g weighs most,
+    strongly unequal weights can unbalance the targets enough for g to
+    collapse to one class (measured with weights 0, 1, 2 in turn; weights
+    drawn from [0.5, 1.5] keep g at 0.98), which the warning above reports.
+
     References
     ----------
     S. Kumano, H. Kera and T. Yamasaki, "Wide Two-Layer Networks can Learn
@@ -243,6 +262,13 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
     ...     hidden_dim=100, loss="identity", lr=1.0, max_epochs=50, random_state=0)
     >>> clf = PerturbationLearningClassifier(net, epsilon=0.01, random_state=0)
     >>> clf.fit(X, y).score(X, y) > 0.9
+    True
+
+    Sample weights count for f and, row by row, for g:
+
+    >>> import numpy as np
+    >>> weights = np.random.RandomState(0).uniform(0.5, 1.5, size=len(y))
+    >>> clf.fit(X, y, sample_weight=weights).score(X, y) > 0.9
     True
     """
 
