@@ -21,6 +21,7 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 _SEED_BOUND = np.iinfo(np.int32).max
 
+
 class CollapseWarning(ConvergenceWarning):
     """A fit that predicts a single class on training data of several.
 
@@ -137,12 +138,13 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
     warm_start : bool, default=False
         When true, ``fit`` continues from the weights of the previous fit instead
         of starting from the initial weights, as ``partial_fit`` always does.
-        As in ``MLPClassifier``, the training settings (``loss``, ``lr``,
-        ``momentum``, ``batch_size``, ``lr_scheduler``, ``class_weight``,
-        ``max_epochs``, ``verbose``) are read at every call: while they stay
-        the same, the optimizer's momentum and the scheduler's state carry
-        over (two warm fits of 5 epochs equal one of 10); a changed one
-        rebuilds the optimizer and the scheduler around the current weights.
+        As with ``MLPClassifier``'s warm start, changed training settings
+        (``loss``, ``lr``, ``momentum``, ``batch_size``, ``lr_scheduler``,
+        ``class_weight``, ``max_epochs``, ``verbose``) take effect at the next
+        call, here at the next ``partial_fit`` too: while they stay the same,
+        the optimizer's momentum and the scheduler's state carry over (two
+        warm fits of 5 epochs equal one of 10); a changed one rebuilds the
+        optimizer and the scheduler around the current weights.
         The architecture (``hidden_dim``, ``slope``, ``dtype``, ``device``,
         the number of features and the classes) cannot change under weights
         that exist: a warm ``fit`` or ``partial_fit`` after such a change
@@ -202,9 +204,8 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
       cuts, each after 10 epochs without progress; ``ReduceLROnPlateau``
       stops cutting near 1e-8, so this needs ``lr`` of at least 0.01);
     - a :class:`~sklearn_pertlearn.classifier.CollapseWarning`, a
-      ``ConvergenceWarning``, when the fitted
-      network predicts a single class on all the training samples of a
-      ``y`` with several.
+      ``ConvergenceWarning``, when the fitted network predicts a single class
+      on all the training samples of a ``y`` with several.
 
     ``partial_fit`` checks the first rule only; ``max_epochs=0`` none.
 
