@@ -73,7 +73,7 @@ def _in_context(role, ignore=()):
         if issubclass(warning.category, ignore):
             continue
         if issubclass(warning.category, ConvergenceWarning):
-            warnings.warn(f"{role}: {warning.message}", ConvergenceWarning, stacklevel=3)
+            warnings.warn(f"{role}: {warning.message}", warning.category, stacklevel=3)
         else:
             warnings.warn_explicit(
                 warning.message, warning.category, warning.filename, warning.lineno
