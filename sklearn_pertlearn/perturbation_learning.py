@@ -16,6 +16,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
+from ._validation import FLOAT_DTYPES
 from .classifier import WideTwoLayerNetClassifier
 from .transformer import AdversarialPerturbationTransformer
 
@@ -29,7 +30,6 @@ _ATTACK_PARAMETERS = (
     "clip",
     "batch_size",
 )
-_FLOATS = (np.float32, np.float64)
 _MAX_SEED = np.iinfo(np.int32).max
 
 
@@ -252,7 +252,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         self : object
             The fitted classifier.
         """
-        X, y = validate_data(self, X, y, dtype=_FLOATS)
+        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES)
         check_classification_targets(y)
         rng = check_random_state(self.random_state)
         estimator = WideTwoLayerNetClassifier() if self.estimator is None else self.estimator
@@ -286,7 +286,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
 
     def _validate_for_student(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=_FLOATS)
+        return validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
 
     def predict(self, X):
         """Predict classes with g.

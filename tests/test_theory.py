@@ -7,6 +7,7 @@ initialisation and compare them with the closed forms.
 
 import math
 import pickle
+import subprocess
 import sys
 
 import numpy as np
@@ -534,3 +535,39 @@ def test_plot_without_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"pip install sklearn-pertlearn\[plot\]"):
         plot_decision_map(None)
+
+
+_READ_ONLY_SCRIPT = """
+import numpy as np
+from sklearn_pertlearn import theory
+rng = np.random.default_rng(0)
+X = rng.standard_normal((12, 3)).astype(np.float32)
+y = np.where(np.arange(12) % 2 == 0, 1, -1)
+Z, X_adv = X[:5] + 0.5, X + 0.1
+def results():
+    return [
+        theory.phi_kernel(X, Z),
+        theory.hat_f(X, y, Z),
+        theory.hat_g(X, y, Z, X_adv),
+        theory.perturbation_direction(X, y),
+        theory.direction_cosine_similarity(X, y, X_adv),
+        theory.LazyRegimeClassifier().fit(X, y).decision_function(Z),
+        theory.decision_map(X, y, theory.LazyRegimeClassifier().fit(X, y),
+                            theory.LazyRegimeClassifier().fit(X, y), X_adv=X_adv,
+                            resolution=4).hat_g,
+    ]
+writeable = results()
+for array in (X, y, Z, X_adv):
+    array.setflags(write=False)
+for got, want in zip(results(), writeable):
+    np.testing.assert_array_equal(got, want)
+"""
+
+
+def test_read_only_inputs_give_no_warning():
+    # Memory maps and pandas' values are read-only, and torch warns (once per
+    # process, hence a fresh one) when it wraps them: any warning is an error.
+    subprocess.run(
+        [sys.executable, "-W", "error", "-c", _READ_ONLY_SCRIPT], check=True,
+        capture_output=True, text=True,
+    )
