@@ -187,22 +187,6 @@ def test_blocks_do_not_change_results(monkeypatch):
     np.testing.assert_allclose(hat_g(X, y, Z, X_adv), expected_g, atol=ATOL)
 
 
-def test_neural_tangents_agrees():
-    pytest.importorskip("neural_tangents")
-    from neural_tangents import stax
-
-    X, _ = shifted_gaussian(12, 9, seed=8)
-    Z = X[:5] * 2
-    for slope in (0.0, 0.5):
-        _, _, kernel_fn = stax.serial(
-            stax.Dense(1, W_std=1.0, b_std=1.0), stax.LeakyRelu(slope)
-        )
-        ntk = np.asarray(kernel_fn(X, Z, "ntk"), dtype=np.float64)
-        # The NTK of Dense -> LeakyRelu is Phi times the Dense covariance.
-        phi = ntk / (X @ Z.T / X.shape[1] + 1)
-        np.testing.assert_allclose(phi_kernel(X, Z, slope=slope), phi, atol=1e-5)
-
-
 # perturbation_direction and direction_cosine_similarity ----------------------
 
 
