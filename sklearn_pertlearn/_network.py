@@ -16,6 +16,18 @@ from torch.nn import functional as F
 LOSSES = ("identity", "logistic")
 
 
+def leaky_relu_derivative_(preactivation, slope):
+    """Write ``sigma'`` over ``preactivation`` and return it: 1 above 0, ``slope`` else.
+
+    At exactly 0 this takes ``slope``, as PyTorch's autograd does. In place,
+    because every caller is done with the pre-activations.
+    """
+    derivative = preactivation.gt_(0)
+    if slope:
+        derivative.mul_(1.0 - slope).add_(slope)
+    return derivative
+
+
 class TwoLayerNetwork(nn.Module):
     """Two-layer network ``f(x) = sum_k a_k sigma(w_k . x + b_k)``.
 
@@ -99,15 +111,7 @@ class TwoLayerNetwork(nn.Module):
 
         At exactly 0 this takes ``slope``, as PyTorch's autograd does.
         """
-        return self._derivative_in_place(preactivation.clone())
-
-    def _derivative_in_place(self, preactivation):
-        # sigma' written over the pre-activations, which the hot paths no
-        # longer need.
-        derivative = preactivation.gt_(0)
-        if self.slope:
-            derivative.mul_(1.0 - self.slope).add_(self.slope)
-        return derivative
+        return leaky_relu_derivative_(preactivation.clone(), self.slope)
 
     def _preactivation_gradient(self, preactivation, grad_output):
         # dL/d(pre) = (dL/df a^T) * sigma'(pre), for margins or logits. The
@@ -148,7 +152,7 @@ class TwoLayerNetwork(nn.Module):
         pre-activations and two matrix products, with no output computed.
         """
         self._check_margins("margin_gradient")
-        derivative = self._derivative_in_place(self.preactivation(X))
+        derivative = leaky_relu_derivative_(self.preactivation(X), self.slope)
         return derivative @ (self.readout[:, None] * self.weight)
 
     def _check_margins(self, method):

@@ -4,9 +4,12 @@ import numpy as np
 import torch
 from sklearn.utils import assert_all_finite, check_array
 
+#: The floating point types that inputs are kept in; anything else becomes float64.
+FLOAT_DTYPES = (np.float32, np.float64)
+
 
 def check_float_array(X, input_name="X"):
-    """``check_array(X, dtype=[np.float32, np.float64], order="C")``, fast on ready arrays.
+    """``check_array(X, dtype=FLOAT_DTYPES, order="C")``, fast on ready arrays.
 
     A writeable, C-contiguous, non-empty 2-D float32 or float64 ndarray is
     already what ``check_array`` returns; it is only checked for NaN and
@@ -15,7 +18,7 @@ def check_float_array(X, input_name="X"):
     """
     if (
         isinstance(X, np.ndarray)
-        and X.dtype in (np.float32, np.float64)
+        and X.dtype in FLOAT_DTYPES
         and X.ndim == 2
         and X.flags.c_contiguous
         and X.flags.writeable
@@ -26,7 +29,30 @@ def check_float_array(X, input_name="X"):
         if not torch.from_numpy(X).sum().isfinite():
             assert_all_finite(X, input_name=input_name)
         return X
-    return check_array(X, dtype=[np.float32, np.float64], order="C", input_name=input_name)
+    return check_array(X, dtype=FLOAT_DTYPES, order="C", input_name=input_name)
+
+
+def check_n_features(X, n_features, *, name, reference):
+    """Raise a ValueError unless ``X`` has ``n_features`` columns.
+
+    The message reads ``"{name} has 3 features, but {reference} 4 features."``,
+    e.g. with ``reference="the module expects"``.
+    """
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features, but {reference} {n_features} features."
+        )
+
+
+def to_tensor(array, dtype, device):
+    """Return the ndarray ``array`` as a tensor of ``dtype`` on ``device``.
+
+    A writeable array is shared where dtype and device allow; a read-only one
+    (a memory map, joblib's shared inputs, the values of a pandas frame) is
+    copied, since torch can only wrap it with a warning.
+    """
+    tensor = torch.from_numpy(array) if array.flags.writeable else torch.tensor(array)
+    return tensor.to(device=device, dtype=dtype)
 
 
 _DEVICE_TYPES = ("cpu", "cuda")

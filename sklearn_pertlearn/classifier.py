@@ -727,5 +727,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.non_deterministic = self.device != "cpu"
+        # Bit-for-bit repeatable on the CPU only; the device is a name
+        # ("cpu", "cpu:0") or a torch.device, validated later in fit.
+        tags.non_deterministic = str(self.device).split(":")[0] != "cpu"
         return tags

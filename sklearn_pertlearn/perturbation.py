@@ -29,7 +29,7 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 
-from ._validation import check_float_array
+from ._validation import check_float_array, check_n_features, to_tensor
 
 NORMS = ("l2", "linf")
 TARGET_STRATEGIES = ("balanced", "random", "random_other", "shift")
@@ -149,13 +149,6 @@ def _step(direction, norm, length):
         return direction.sign_().mul_(length)
     row_norm = torch.linalg.vector_norm(direction, dim=1, keepdim=True)
     return direction.mul_(length / row_norm.clamp_min(torch.finfo(direction.dtype).tiny))
-
-
-def _as_tensor(array, dtype, device):
-    # Share the memory of writeable arrays; copy read-only ones (memory maps),
-    # which torch cannot wrap.
-    tensor = torch.from_numpy(array) if array.flags.writeable else torch.tensor(array)
-    return tensor.to(device=device, dtype=dtype)
 
 
 def _project(delta, epsilon, norm):
@@ -282,19 +275,16 @@ def targeted_perturbation(
 def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_size):
     """:func:`targeted_perturbation` on input that ``_check_attack_input`` passed."""
     dtype, device = _module_dtype_and_device(module)
-    n_features = getattr(module, "n_features", X.shape[1])
-    if X.shape[1] != n_features:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but the module expects "
-            f"{n_features} features as input."
-        )
+    check_n_features(
+        X, getattr(module, "n_features", X.shape[1]), name="X", reference="the module expects"
+    )
     if step_size is None:
         step_size = 2.5 * epsilon / steps
 
     n_outputs = getattr(module, "n_outputs", None)
     if n_outputs is None:
         with torch.no_grad():
-            probe = module(_as_tensor(X[:1], dtype, device))
+            probe = module(to_tensor(X[:1], dtype, device))
         n_outputs = 1 if probe.dim() == 1 else probe.shape[1]
     margins = n_outputs == 1
     n_classes = 2 if margins else n_outputs
@@ -306,8 +296,8 @@ def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_
 
     batches = []
     for start in range(0, X.shape[0], batch_size):
-        x = _as_tensor(X[start : start + batch_size], dtype, device)
-        t = _as_tensor(target[start : start + batch_size], torch.int64, device)
+        x = to_tensor(X[start : start + batch_size], dtype, device)
+        t = to_tensor(target[start : start + batch_size], torch.int64, device)
         # From delta = 0 the first step, projected, is min(step_size,
         # epsilon) long: with the default step size that is the paper's
         # perturbation, exactly epsilon long.

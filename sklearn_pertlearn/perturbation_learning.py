@@ -26,6 +26,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._validation import FLOAT_DTYPES
 from .classifier import CollapseWarning, WideTwoLayerNetClassifier
 from .transformer import AdversarialPerturbationTransformer
 
@@ -39,7 +40,6 @@ _ATTACK_PARAMETERS = (
     "clip",
     "batch_size",
 )
-_FLOATS = (np.float32, np.float64)
 _MAX_SEED = np.iinfo(np.int32).max
 
 
@@ -344,7 +344,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         self : object
             The fitted classifier.
         """
-        X, y = validate_data(self, X, y, dtype=_FLOATS)
+        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES)
         check_classification_targets(y)
         rng = check_random_state(self.random_state)
         estimator = WideTwoLayerNetClassifier() if self.estimator is None else self.estimator
@@ -444,7 +444,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
 
     def _validate_for_student(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=_FLOATS)
+        return validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
 
     def predict(self, X):
         """Predict classes with g.

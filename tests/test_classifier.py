@@ -488,8 +488,8 @@ def test_cuda_fit_predicts_numpy_and_pickles_to_cpu(binary_data):
     gpu = WideTwoLayerNetClassifier(device="cuda", **params).fit(X, y)
     cpu = WideTwoLayerNetClassifier(**params).fit(X, y)
     assert gpu.module_.weight.is_cuda
-    assert isinstance(gpu.predict_proba(X), np.ndarray)
-    assert np.allclose(gpu.decision_function(X), cpu.decision_function(X), atol=1e-4)
+    np.testing.assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), atol=1e-4)
+    np.testing.assert_allclose(gpu.decision_function(X), cpu.decision_function(X), atol=1e-4)
     # Loading in a process that sees no GPU maps the weights to the CPU.
     payload = pickle.dumps(gpu).hex()
     script = (
@@ -502,6 +502,16 @@ def test_cuda_fit_predicts_numpy_and_pickles_to_cpu(binary_data):
         env={"CUDA_VISIBLE_DEVICES": "", "PATH": ""},
     )
     assert result.stdout.split() == ["cpu", "cpu"]
+
+
+@pytest.mark.parametrize(
+    "device, non_deterministic",
+    [("cpu", False), ("cpu:0", False), (torch.device("cpu"), False),
+     (torch.device("cpu", 0), False), ("cuda", True), (torch.device("cuda:0"), True)],
+)
+def test_non_deterministic_tag_follows_the_device_type(device, non_deterministic):
+    tags = WideTwoLayerNetClassifier(device=device).__sklearn_tags__()
+    assert tags.non_deterministic is non_deterministic
 
 
 # Failures that speak (issue 10, item 4).
