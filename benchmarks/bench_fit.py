@@ -41,7 +41,7 @@ LR = 0.1
 
 def fit_library(X, y, width, epochs):
     WideTwoLayerNetClassifier(
-        width, loss="identity", lr=LR, max_epochs=epochs, random_state=0
+        width, loss="identity", solver="sgd", lr=LR, max_epochs=epochs, random_state=0
     ).fit(X, y)
 
 

@@ -143,7 +143,9 @@ class CountingNet(WideTwoLayerNetClassifier):
 
 def bench_grid_search(n_samples, n_features, epochs, n_splits):
     X, y = make_shifted_gaussian(n_samples, n_features, random_state=0)
-    params = dict(slope=0.0, loss="identity", lr=1.0, max_epochs=epochs, random_state=0)
+    params = dict(
+        slope=0.0, loss="identity", solver="sgd", lr=1.0, max_epochs=epochs, random_state=0
+    )
     grid = {
         "epsilon": [0.0, 0.0025, 0.005, 0.0075, 0.01],
         "estimator__hidden_dim": [50, 100],

@@ -41,7 +41,7 @@ for n_epochs in (10, 100):
     similarities = []
     for width in widths:
         f = WideTwoLayerNetClassifier(
-            width, loss="identity", lr=0.1, max_epochs=n_epochs, momentum=0.9,
+            width, loss="identity", solver="sgd", lr=0.1, max_epochs=n_epochs, momentum=0.9,
             batch_size=None, random_state=0,
         ).fit(X, y)
         attack = AdversarialPerturbationTransformer(f, epsilon=0.01, prefit=True).fit(X, y)

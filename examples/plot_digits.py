@@ -34,7 +34,8 @@ X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.3, stratify=y, random_state=0
 )
 network = WideTwoLayerNetClassifier(
-    width, loss="identity", lr=0.1, max_epochs=n_epochs, momentum=0.9, batch_size=None
+    width, loss="identity", solver="sgd", lr=0.1, max_epochs=n_epochs, momentum=0.9,
+    batch_size=None,
 )
 model = PerturbationLearningClassifier(
     network, epsilon=2.0, base="data", store_adversarial=True, random_state=0

@@ -222,6 +222,7 @@ def build_classifier(config, *, memory=None):
         config.hidden_dim,
         slope=config.slope,
         loss=config.loss,
+        solver="sgd",
         lr=config.lr_f,
         max_epochs=config.epochs,
         momentum=0.9,
@@ -238,6 +239,8 @@ def build_classifier(config, *, memory=None):
         steps=config.steps,
         targets=config.targets,
         base=SCENARIOS[config.scenario],
+        # The paper attacks the data as they are.
+        standardize=False,
         memory=memory,
         # The perturbations are kept only to compare them with the theory.
         store_adversarial=config.cosine,

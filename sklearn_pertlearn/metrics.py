@@ -78,7 +78,7 @@ def agreement_scorer(estimator, X, y=None):
     >>> from sklearn_pertlearn.metrics import agreement_scorer
     >>> X, y = make_shifted_gaussian(200, 20, random_state=0)
     >>> net = WideTwoLayerNetClassifier(
-    ...     hidden_dim=100, loss="identity", lr=1.0, max_epochs=20, random_state=0)
+    ...     hidden_dim=100, loss="identity", solver="sgd", lr=1.0, max_epochs=20, random_state=0)
     >>> learner = PerturbationLearningClassifier(net, epsilon=0.05, random_state=0)
     >>> result = cross_validate(
     ...     learner, X, y, cv=2, scoring={"agreement": agreement_scorer})

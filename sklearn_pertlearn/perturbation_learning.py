@@ -14,6 +14,8 @@ from sklearn.base import (
     clone,
 )
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.metaestimators import available_if
@@ -28,7 +30,7 @@ from sklearn.utils.validation import (
 
 from ._validation import FLOAT_DTYPES
 from .classifier import CollapseWarning, WideTwoLayerNetClassifier
-from .transformer import AdversarialPerturbationTransformer
+from .transformer import AdversarialPerturbationTransformer, _median_row_norm
 
 _ATTACK_PARAMETERS = (
     "epsilon",
@@ -41,6 +43,19 @@ _ATTACK_PARAMETERS = (
     "batch_size",
 )
 _MAX_SEED = np.iinfo(np.int32).max
+
+
+def _default_network():
+    """The network f and g are clones of when ``estimator`` is None.
+
+    The paper's training (full-batch SGD with momentum, the plateau schedule),
+    under which training stays in the lazy regime that the theory describes,
+    and width 1000. On standardized digits (10 classes, 5-fold CV) g reached
+    0.939 accuracy and 0.953 agreement with f at width 1000, against 0.921 /
+    0.939 at width 300 and 0.909 / 0.930 at width 100; Adam, which suits a
+    drop-in classifier of raw data, gave g 0.83 to 0.89 at width 100.
+    """
+    return WideTwoLayerNetClassifier(1000, solver="sgd")
 
 
 def _fit_source(estimator, X, y, sample_weight=None):
@@ -92,7 +107,7 @@ def _reseed(estimator, rng):
 
 def _student_role(epsilon, norm, X):
     """Who g is, for its warnings and errors, with a hint at ``epsilon``."""
-    row_norm = np.median(np.linalg.norm(X, ord=2 if norm == "l2" else np.inf, axis=1))
+    row_norm = _median_row_norm(X, norm)
     return (
         f"The student g (fitted on adversarial examples of epsilon={epsilon:.3g}, "
         f"not on the clean data, whose rows have a median {norm} norm of "
@@ -112,7 +127,7 @@ def _student_has(attribute):
         elif self.estimator is not None:
             student = self.estimator
         else:
-            student = WideTwoLayerNetClassifier()
+            student = _default_network()
         getattr(student, attribute)
         return True
 
@@ -142,14 +157,21 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
     ----------
     estimator : estimator object, default=None
         Classifier f, exposing its fitted torch network as ``module_``;
-        ``None`` means :class:`WideTwoLayerNetClassifier()`.
+        ``None`` means ``WideTwoLayerNetClassifier(1000, solver="sgd")``: width
+        1000 trained by the paper's full-batch SGD, from which g learned
+        most in our measurements (see :ref:`own_data`).
 
     student : estimator object, default=None
         Classifier g; ``None`` means a clone of ``estimator``.
 
-    epsilon : float, default=0.1
-        Radius of the perturbation, at least 0. 0 in scenario a (``base="none"``)
-        shows g nothing but zero vectors: a control that must give chance.
+    epsilon : float or "auto", default="auto"
+        Radius of the perturbation, at least 0, in the units of the data that
+        f sees (standard deviations with ``standardize=True``). ``"auto"``
+        scales it to the training rows: 0.3 times their median norm in
+        ``norm`` for ``base="none"``, 2 times it for ``"data"`` and
+        ``"uniform"`` (see :class:`AdversarialPerturbationTransformer`); the
+        value used is ``epsilon_``. 0 in scenario a (``base="none"``) shows g
+        nothing but zero vectors: a control that must give chance.
 
     norm : {"l2", "linf"}, default="l2"
         Norm of the perturbation ball; ``"l2"`` with one step is the paper's.
@@ -173,6 +195,18 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
 
     clip : tuple of (float, float), default=None
         Range that perturbed points are clipped to; ``None`` does not clip.
+        A range is in the units of ``X``, so it needs ``standardize=False``.
+
+    standardize : bool, default=True
+        Standardize the features (a :class:`~sklearn.preprocessing.StandardScaler`
+        fitted on the training data) before f, the attack and g, which then
+        all work in standardized coordinates; ``source_estimator_`` and
+        ``estimator_`` are pipelines of that scaler and f or g, so they take
+        the data as given. Unscaled real data need it: in scenario a the
+        perturbations carry the direction of f's gradient but nothing of the
+        offset of the data from 0, so on raw breast_cancer or iris g predicted
+        one class at every epsilon. False is the paper's procedure, on the data
+        as they are; the presets use it.
 
     batch_size : int, default=8192
         Number of rows attacked at once; bounds the memory used.
@@ -199,16 +233,28 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
     Attributes
     ----------
     source_estimator_ : estimator object
-        f, fitted on the clean data.
+        f, fitted on the clean data; with ``standardize=True`` a
+        :class:`~sklearn.pipeline.Pipeline` of ``scaler_`` and f.
 
     estimator_ : estimator object
-        g, fitted on the adversarial data; predictions come from it.
+        g, fitted on the adversarial data; predictions come from it. With
+        ``standardize=True`` a pipeline of ``scaler_`` and g.
+
+    scaler_ : StandardScaler or None
+        The scaler fitted on the training data, or None with
+        ``standardize=False``.
+
+    epsilon_ : float
+        The radius of the perturbations, in the units f sees: ``epsilon``,
+        or what ``"auto"`` made of it.
 
     classes_ : ndarray of shape (n_classes,)
         Class labels.
 
     X_adv_ : ndarray of shape (n_samples, n_features)
-        Adversarial examples g was trained on; only with
+        Adversarial examples g was trained on, in the units of ``X`` (with
+        ``standardize=True``, scenario a's perturbations are put on the mean of
+        the data, the origin of the standardized coordinates); only with
         ``store_adversarial=True``.
 
     y_adv_ : ndarray of shape (n_samples,)
@@ -259,7 +305,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
     ...     PerturbationLearningClassifier)
     >>> X, y = make_shifted_gaussian(200, 50, random_state=0)
     >>> net = WideTwoLayerNetClassifier(
-    ...     hidden_dim=100, loss="identity", lr=1.0, max_epochs=50, random_state=0)
+    ...     hidden_dim=100, loss="identity", solver="sgd", lr=1.0, max_epochs=50, random_state=0)
     >>> clf = PerturbationLearningClassifier(net, epsilon=0.01, random_state=0)
     >>> clf.fit(X, y).score(X, y) > 0.9
     True
@@ -279,6 +325,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
             name: AdversarialPerturbationTransformer._parameter_constraints[name]
             for name in _ATTACK_PARAMETERS
         },
+        "standardize": ["boolean"],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "store_adversarial": ["boolean"],
         "verbose": ["verbose"],
@@ -290,7 +337,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         estimator=None,
         student=None,
         *,
-        epsilon=0.1,
+        epsilon="auto",
         norm="l2",
         steps=1,
         step_size=None,
@@ -298,6 +345,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         base="none",
         clip=None,
         batch_size=8192,
+        standardize=True,
         memory=None,
         store_adversarial=False,
         verbose=0,
@@ -313,6 +361,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         self.base = base
         self.clip = clip
         self.batch_size = batch_size
+        self.standardize = standardize
         self.memory = memory
         self.store_adversarial = store_adversarial
         self.verbose = verbose
@@ -346,8 +395,14 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         """
         X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES)
         check_classification_targets(y)
+        if self.standardize and self.clip is not None:
+            raise ValueError(
+                f"clip={self.clip!r} is a range in the units of X, but with "
+                "standardize=True the attack works in standardized coordinates; "
+                "set standardize=False to clip."
+            )
         rng = check_random_state(self.random_state)
-        estimator = WideTwoLayerNetClassifier() if self.estimator is None else self.estimator
+        estimator = _default_network() if self.estimator is None else self.estimator
         source = self._prepare(clone(estimator), rng, sample_weight, "estimator")
         student = self._prepare(
             clone(estimator if self.student is None else self.student),
@@ -360,6 +415,11 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
+        self.scaler_ = None
+        Z = X
+        if self.standardize:
+            self.scaler_ = StandardScaler().fit(X, sample_weight=sample_weight)
+            Z = self.scaler_.transform(X)
 
         # check_memory takes a str, not a path object.
         memory = os.fspath(self.memory) if isinstance(self.memory, os.PathLike) else self.memory
@@ -367,16 +427,17 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         with self._step(1, "fitting f on the clean data"), _in_context(
             "The source network f (fitted on the clean data)"
         ):
-            self.source_estimator_ = fit_source(source, X, y, sample_weight)
+            source = fit_source(source, Z, y, sample_weight)
         attack = AdversarialPerturbationTransformer(
-            self.source_estimator_,
+            source,
             prefit=True,
             random_state=attack_seed,
             **{name: getattr(self, name) for name in _ATTACK_PARAMETERS},
         )
         with self._step(2, "attacking f"):
-            X_adv, y_adv = attack.fit_resample(X, y)
+            Z_adv, y_adv = attack.fit_resample(Z, y)
         self.classes_ = attack.classes_
+        self.epsilon_ = attack.epsilon_
         drawn = np.unique(y_adv)
         if len(drawn) < len(self.classes_):
             raise ValueError(
@@ -384,16 +445,23 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
                 f"{self.classes_.tolist()}, so g could not learn the others; use "
                 "targets='balanced' or more samples."
             )
-        student_role = _student_role(self.epsilon, self.norm, X)
+        student_role = _student_role(self.epsilon_, self.norm, Z)
         # In scenario a the adversarial examples are epsilon short, so g can
         # predict one class on them and still classify the clean data: its
         # collapse is judged on the clean data instead.
         with self._step(3, "fitting g on the adversarial data"), _in_context(
             student_role, ignore=CollapseWarning
         ):
-            self.estimator_ = student.fit(X_adv, y_adv, **_weights(sample_weight))
+            student = student.fit(Z_adv, y_adv, **_weights(sample_weight))
+        self.source_estimator_, self.estimator_ = source, student
+        if self.standardize:
+            self.source_estimator_, self.estimator_ = (
+                Pipeline([("standardscaler", self.scaler_), ("network", network)])
+                for network in (source, student)
+            )
         self._warn_if_student_failed(X, y, student_role)
         if self.store_adversarial:
+            X_adv = Z_adv if self.scaler_ is None else self.scaler_.inverse_transform(Z_adv)
             self.X_adv_, self.y_adv_ = X_adv, y_adv
         return self
 

@@ -73,7 +73,7 @@ def cluster():
 def test_grid_search_over_width_and_epsilon_matches_sequential(cluster):
     X, y = make_shifted_gaussian(120, 20, random_state=0)
     net = WideTwoLayerNetClassifier(
-        10, loss="identity", lr=1.0, max_epochs=30, random_state=0
+        10, loss="identity", solver="sgd", lr=1.0, max_epochs=30, random_state=0
     )
     search = GridSearchCV(
         PerturbationLearningClassifier(net, random_state=0),

@@ -25,7 +25,7 @@ def _paper_net(max_epochs=1000, lr=1.0):
     return WideTwoLayerNetClassifier(
         hidden_dim=100,
         slope=0.0,
-        loss="identity",
+        loss="identity", solver="sgd",
         lr=lr,
         max_epochs=max_epochs,
         momentum=0.9,
