@@ -104,7 +104,8 @@ def _paper_net(max_epochs):
     return WideTwoLayerNetClassifier(
         hidden_dim=100,
         slope=0.0,
-        loss="identity", solver="sgd",
+        loss="identity",
+        solver="sgd",
         lr=1.0,
         max_epochs=max_epochs,
         momentum=0.9,

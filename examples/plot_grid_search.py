@@ -37,7 +37,8 @@ epsilons = [0.0, 0.01] if QUICK else [0.0, 0.003, 0.01, 0.1]
 
 X, y = make_shifted_gaussian(n_samples, 100, random_state=0)
 network = WideTwoLayerNetClassifier(
-    100, loss="identity", solver="sgd", lr=1.0, max_epochs=n_epochs, momentum=0.9, batch_size=None
+    100, loss="identity", solver="sgd", lr=1.0, max_epochs=n_epochs, momentum=0.9,
+    batch_size=None,
 )
 with TemporaryDirectory() as cache:
     search = GridSearchCV(

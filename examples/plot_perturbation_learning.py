@@ -43,7 +43,8 @@ def network(seed):
     return WideTwoLayerNetClassifier(
         100,
         slope=0.0,
-        loss="identity", solver="sgd",
+        loss="identity",
+        solver="sgd",
         lr=1.0,
         max_epochs=n_epochs,
         momentum=0.9,

@@ -626,7 +626,10 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _warn_if_not_converged(self, X, y_index, losses):
         """Warn when a fit ended diverged or collapsed; the rules are in the class Notes."""
-        fix = f"Most often the inputs are not scaled or lr is too large: {_FIX.format(lr=self._lr())}"
+        fix = (
+            "Most often the inputs are not scaled or lr is too large: "
+            + _FIX.format(lr=self._lr())
+        )
         symptoms = []
         if self.loss == "logistic" and max(losses) > _EXPLOSION * losses[0]:
             peak = int(np.argmax(losses))

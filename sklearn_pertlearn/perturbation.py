@@ -115,7 +115,9 @@ def _target_ascent_gradient(target, n_outputs, dtype):
     """
     if n_outputs == 1:
         return _margin_score_gradient(target, dtype)
-    grad = torch.full((len(target), n_outputs), -1.0 / n_outputs, dtype=dtype, device=target.device)
+    grad = torch.full(
+        (len(target), n_outputs), -1.0 / n_outputs, dtype=dtype, device=target.device
+    )
     grad[torch.arange(len(target), device=grad.device), target] += 1
     return grad
 

@@ -25,7 +25,8 @@ def _paper_net(max_epochs=1000, lr=1.0):
     return WideTwoLayerNetClassifier(
         hidden_dim=100,
         slope=0.0,
-        loss="identity", solver="sgd",
+        loss="identity",
+        solver="sgd",
         lr=lr,
         max_epochs=max_epochs,
         momentum=0.9,

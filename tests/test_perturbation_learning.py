@@ -26,7 +26,8 @@ def _net(**params):
         **{
             "hidden_dim": 100,
             "slope": 0.0,
-            "loss": "identity", "solver": "sgd",
+            "loss": "identity",
+            "solver": "sgd",
             "lr": 1.0,
             "max_epochs": 30,
             "random_state": 0,

@@ -36,7 +36,8 @@ def _net(hidden_dim, max_epochs=EPOCHS):
     return WideTwoLayerNetClassifier(
         hidden_dim=hidden_dim,
         slope=0.0,
-        loss="identity", solver="sgd",
+        loss="identity",
+        solver="sgd",
         lr=1.0,
         max_epochs=max_epochs,
         momentum=0.9,

@@ -21,7 +21,8 @@ def _net(**params):
         **{
             "hidden_dim": 50,
             "slope": 0.0,
-            "loss": "identity", "solver": "sgd",
+            "loss": "identity",
+            "solver": "sgd",
             "lr": 0.1,
             "max_epochs": 20,
             "random_state": 0,
