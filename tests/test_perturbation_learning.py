@@ -7,7 +7,8 @@ import joblib
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.datasets import load_breast_cancer, load_iris, load_wine
+from sklearn.model_selection import train_test_split
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold
@@ -350,3 +351,64 @@ def test_huge_epsilon_is_a_clear_error_not_nan():
     # 1e39 overflows float32 in the attack itself.
     with pytest.raises(ValueError, match="perturbations are not finite.*smaller epsilon"):
         PerturbationLearningClassifier(_net(), epsilon=1e39, random_state=0).fit(X, y)
+
+
+# Defaults that work on real data of any scale (issue 10, items 1 and 2).
+
+
+@pytest.mark.parametrize("base", ["none", "data"])
+def test_defaults_learn_three_classes_from_perturbations_of_raw_data(base):
+    # Raw wine (3 classes, features from 0.1 to 1700), one stratified split.
+    # Measured in both scenarios: f 1.0, g 0.978, agreement 0.978.
+    X, y = load_wine(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
+    clf = PerturbationLearningClassifier(base=base, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X_train, y_train)
+    assert clf.score(X_test, y_test) >= 0.93
+    assert agreement_scorer(clf, X_test) >= 0.93
+
+
+def test_standardize_makes_the_fit_blind_to_the_scale_of_the_data():
+    X, y = load_iris(return_X_y=True)
+    params = dict(estimator=_net(max_epochs=20), random_state=0)
+    clf = PerturbationLearningClassifier(**params).fit(X, y)
+    rescaled = PerturbationLearningClassifier(**params).fit(1000.0 * X - 3.0, y)
+    np.testing.assert_array_equal(rescaled.predict(1000.0 * X - 3.0), clf.predict(X))
+    assert rescaled.epsilon_ == pytest.approx(clf.epsilon_, rel=1e-4)
+    # f and g are pipelines that take the data as given.
+    assert clf.source_estimator_[0] is clf.scaler_ and clf.estimator_[0] is clf.scaler_
+    assert agreement_scorer(clf, X) == agreement_score(
+        clf.source_estimator_.predict(X), clf.predict(X)
+    )
+
+
+def test_auto_epsilon_is_measured_where_the_attack_works():
+    # With standardize=True the radius is 0.3 times the median norm of the
+    # standardized rows, and the stored adversarial examples are in the units
+    # of X: scenario a's perturbations sit on the mean of the data.
+    X, y = _data()
+    X = 50.0 * X + 2.0
+    clf = PerturbationLearningClassifier(
+        _net(max_epochs=2), store_adversarial=True, random_state=0
+    ).fit(X, y)
+    Z = clf.scaler_.transform(X)
+    assert clf.epsilon_ == pytest.approx(0.3 * np.median(np.linalg.norm(Z, axis=1)), rel=1e-6)
+    r = clf.scaler_.transform(clf.X_adv_)
+    np.testing.assert_allclose(np.linalg.norm(r, axis=1), clf.epsilon_, rtol=1e-4)
+    # The paper's absolute epsilon, meant for rows of norm about 5, is lost
+    # on rows of norm 277: g agrees with f on 0.455 of them (measured).
+    paper = PerturbationLearningClassifier(
+        _net(max_epochs=2), epsilon=0.05, standardize=False, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="no better than chance"):
+        paper.fit(X, y)
+    assert paper.scaler_ is None and paper.epsilon_ == 0.05
+
+
+def test_clip_needs_the_units_of_x():
+    X, y = _data(n_samples=20)
+    clf = PerturbationLearningClassifier(_net(max_epochs=1), clip=(0, 1))
+    with pytest.raises(ValueError, match=r"clip=\(0, 1\) is a range in the units of X"):
+        clf.fit(X, y)

@@ -134,6 +134,32 @@ def test_bad_parameters(params, match):
         )
 
 
+@pytest.mark.parametrize(
+    "norm, base, fraction", [("l2", "none", 0.3), ("linf", "none", 0.3), ("l2", "data", 2.0)]
+)
+def test_auto_epsilon_is_a_fraction_of_the_median_row_norm(norm, base, fraction):
+    X, y = _data()
+    X = 40.0 * X + 7.0
+    attack = AdversarialPerturbationTransformer(
+        _net(max_epochs=1), norm=norm, base=base, random_state=0
+    )
+    X_adv = attack.fit_resample(X, y)[0]
+    ord = 2 if norm == "l2" else np.inf
+    expected = fraction * np.median(np.linalg.norm(X, ord=ord, axis=1))
+    assert attack.epsilon_ == pytest.approx(expected, rel=1e-6)
+    r = X_adv - X if base == "data" else X_adv
+    np.testing.assert_allclose(np.linalg.norm(r, ord=ord, axis=1), attack.epsilon_, rtol=1e-4)
+    # transform and perturb on other rows keep the radius fitted on the training rows.
+    r = attack.perturb(X[:5] / 10, y[:5])
+    np.testing.assert_allclose(np.linalg.norm(r, ord=ord, axis=1), attack.epsilon_, rtol=1e-4)
+
+
+def test_absolute_epsilon_is_used_as_given():
+    X, y = _data()
+    attack = AdversarialPerturbationTransformer(_net(max_epochs=1), epsilon=0.25).fit(X, y)
+    assert attack.epsilon_ == 0.25
+
+
 def test_perturb_and_transform_check_their_input():
     X, y = _data(n_samples=20)
     attack = AdversarialPerturbationTransformer(_net(max_epochs=1)).fit(X, y)
