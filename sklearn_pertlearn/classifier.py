@@ -61,6 +61,9 @@ _EXPLOSION = 10.0
 # rounding of the products) mean the loss stalled for at least 60 epochs; no
 # good fit measured there had a single cut.
 _LR_FLOOR = 1.000001e-6
+# ... while, under the logistic loss, the loss stays above this fraction of
+# the loss of predicting the class frequencies.
+_STALLED = 0.5
 _FIX = (
     "scale the inputs (for example with sklearn.preprocessing.StandardScaler) "
     "or lower lr (now {lr})."
@@ -228,7 +231,10 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
       times the first epoch's (the loss exploded), or when the plateau
       scheduler has cut the learning rate to 1e-6 of ``lr`` or below (six
       cuts, each after 10 epochs without progress; ``ReduceLROnPlateau``
-      stops cutting near 1e-8, so this needs ``lr`` of at least 0.01);
+      stops cutting near 1e-8, so this needs ``lr`` of at least 0.01) while,
+      under the logistic loss, the loss is still above half the loss of
+      predicting the class frequencies (``ln 2`` for two balanced classes):
+      a loss that stalls below has converged;
     - a :class:`~sklearn_pertlearn.classifier.CollapseWarning`, a
       ``ConvergenceWarning``, when the fitted network predicts a single class
       on all the training samples of a ``y`` with several.
@@ -638,7 +644,16 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
                 f"(epoch {self.n_iter_ - len(losses) + peak + 1})"
             )
         final_lr = self.net_.optimizer_.param_groups[0]["lr"]
-        if self.lr_scheduler is not None and final_lr <= _LR_FLOOR * self._lr():
+        stalled = self.lr_scheduler is not None and final_lr <= _LR_FLOOR * self._lr()
+        if stalled and self.loss == "logistic":
+            # A loss that stalls far below that of predicting the class
+            # frequencies is a fit that converged: students of perturbation
+            # learning in scenario b, and Adam on raw data, stall at 1e-7 to
+            # 0.5 times it with 0.8 to 1.0 training accuracy (measured).
+            frequencies = np.bincount(y_index) / len(y_index)
+            frequencies = frequencies[frequencies > 0]
+            stalled = losses[-1] > _STALLED * -np.sum(frequencies * np.log(frequencies))
+        if stalled:
             symptoms.append(
                 f"the plateau scheduler cut the learning rate from {self._lr():.3g} to "
                 f"{final_lr:.3g} because the loss stopped falling (at {losses[-1]:.3g})"

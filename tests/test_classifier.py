@@ -633,6 +633,19 @@ def test_rate_cut_to_the_scheduler_floor_warns():
     assert all("cut the learning rate" not in str(w.message) for w in record)
 
 
+def test_rate_cut_after_the_loss_converged_does_not_warn():
+    # Separable blobs under SGD at lr 10: the loss falls to 0 in float32 and
+    # stalls there, so the plateau scheduler cuts the rate to 1e-8
+    # (measured); the fit converged and nothing warns.
+    X, y = make_blobs(n_samples=60, centers=2, n_features=4, cluster_std=0.5, random_state=0)
+    clf = WideTwoLayerNetClassifier(8, solver="sgd", lr=10.0, max_epochs=300, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X, y)
+    assert clf.net_.optimizer_.param_groups[0]["lr"] < 1e-7
+    assert clf.loss_curve_[-1] < 0.01
+
+
 # The scikit-learn API of a classifier (issue 10, item 5).
 
 
