@@ -21,6 +21,7 @@ def test_the_gallery_has_its_examples():
         "plot_decision_maps",
         "plot_cosine_similarity",
         "plot_digits",
+        "plot_multiclass_real_data",
     } <= names
 
 
