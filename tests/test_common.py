@@ -13,7 +13,8 @@ from sklearn_pertlearn.theory import LazyRegimeClassifier
 
 def _paper_net(**params):
     return WideTwoLayerNetClassifier(
-        **{"hidden_dim": 100, "loss": "identity", "lr": 0.1, "random_state": 0} | params
+        **{"hidden_dim": 100, "loss": "identity", "solver": "sgd", "lr": 0.1, "random_state": 0}
+        | params
     )
 
 
@@ -24,7 +25,7 @@ ESTIMATORS = [
     WideTwoLayerNetClassifier(dtype="float64"),
     # The paper's identity loss, with mini-batches and a leaky slope.
     WideTwoLayerNetClassifier(
-        hidden_dim=32, slope=0.25, loss="identity", max_epochs=40, batch_size=32
+        hidden_dim=32, slope=0.25, loss="identity", solver="sgd", max_epochs=40, batch_size=32
     ),
     AdversarialPerturbationTransformer(_paper_net(max_epochs=3), random_state=0),
     AdversarialPerturbationSampler(
