@@ -110,8 +110,9 @@ def _target_ascent_gradient(target, n_outputs, dtype):
     other common choice, weighs the logits by f's probabilities: where f is
     confident its step is ``grad f_t - grad f_y``, which carries the true
     class y as much as the target. With this score g learned more from the
-    perturbations: on standardized digits, width 1000, g's accuracy rose
-    from 0.922 to 0.939 and its agreement with f from 0.935 to 0.953.)
+    perturbations: on standardized digits, width 100, the same 3 folds, g's
+    accuracy rose from 0.895 to 0.909 and its agreement with f from 0.914 to
+    0.930.)
     """
     if n_outputs == 1:
         return _margin_score_gradient(target, dtype)
