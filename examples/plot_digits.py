@@ -38,7 +38,8 @@ network = WideTwoLayerNetClassifier(
     batch_size=None,
 )
 model = PerturbationLearningClassifier(
-    network, epsilon=2.0, base="data", store_adversarial=True, random_state=0
+    network, epsilon=2.0, base="data", standardize=False, store_adversarial=True,
+    random_state=0,
 ).fit(X_train, y_train)
 
 names = {1: "one", -1: "two"}
@@ -74,7 +75,8 @@ with TemporaryDirectory() as cache:
         agreements = []
         for epsilon in epsilons:
             fitted = PerturbationLearningClassifier(
-                network, epsilon=epsilon, base=base, memory=cache, random_state=0
+                network, epsilon=epsilon, base=base, standardize=False, memory=cache,
+                random_state=0,
             ).fit(X_train, y_train)
             f, g = fitted.source_estimator_, fitted.estimator_
             agreements.append(agreement_score(f.predict(X_test), g.predict(X_test)))

@@ -42,7 +42,9 @@ network = WideTwoLayerNetClassifier(
 )
 with TemporaryDirectory() as cache:
     search = GridSearchCV(
-        PerturbationLearningClassifier(network, memory=cache, random_state=0),
+        PerturbationLearningClassifier(
+            network, standardize=False, memory=cache, random_state=0
+        ),
         {"estimator__hidden_dim": widths, "epsilon": epsilons},
         scoring={"accuracy": "accuracy", "agreement": agreement_scorer},
         refit="accuracy",

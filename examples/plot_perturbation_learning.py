@@ -96,7 +96,8 @@ fig.tight_layout()
 # steps in ``fit``; its predictions are g's, and f is kept as
 # ``source_estimator_``.
 model = PerturbationLearningClassifier(
-    network(0), epsilon=0.01, base="none", targets="balanced", random_state=0
+    network(0), epsilon=0.01, base="none", targets="balanced", standardize=False,
+    random_state=0,
 ).fit(X, y)
 print(f"g's accuracy on test data: {model.score(X_test, y_test):.3f}")
 
