@@ -105,12 +105,13 @@ def _reseed(estimator, rng):
     return estimator.set_params(**{key: rng.randint(_MAX_SEED) for key in keys})
 
 
-def _student_role(epsilon, norm, X):
+def _student_role(epsilon, norm, X, standardized):
     """Who g is, for its warnings and errors, with a hint at ``epsilon``."""
     row_norm = _median_row_norm(X, norm)
+    rows = "standardized rows" if standardized else "rows"
     return (
         f"The student g (fitted on adversarial examples of epsilon={epsilon:.3g}, "
-        f"not on the clean data, whose rows have a median {norm} norm of "
+        f"not on the clean data, whose {rows} have a median {norm} norm of "
         f"{row_norm:.3g}: an epsilon far from that scale, or 0, can leave g "
         f"nothing to learn from)"
     )
@@ -445,7 +446,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
                 f"{self.classes_.tolist()}, so g could not learn the others; use "
                 "targets='balanced' or more samples."
             )
-        student_role = _student_role(self.epsilon_, self.norm, Z)
+        student_role = _student_role(self.epsilon_, self.norm, Z, self.standardize)
         # In scenario a the adversarial examples are epsilon short, so g can
         # predict one class on them and still classify the clean data: its
         # collapse is judged on the clean data instead.
