@@ -4,8 +4,9 @@ Every threshold below sits well inside a value measured with this library on
 the same seed (stated beside it). The configuration is the authors' sG(a):
 mean-shifted Gaussian, d = 100, m = 100, N = 1000, epsilon = 0.01, identity
 loss, full-batch SGD with momentum, 1000 epochs for f and g, lr 1, scenario a
-(``base="none"``). Every classifier parameter is set explicitly, so that a
-change of defaults cannot move these tests.
+(``base="none"``), on the data as they are (``standardize=False``). Every
+classifier parameter is set explicitly, so that a change of defaults cannot
+move these tests.
 """
 
 import joblib
@@ -51,6 +52,7 @@ def test_sga_student_learns_from_perturbations_only():
     X, y = make_shifted_gaussian(N_SAMPLES, N_FEATURES, random_state=0)
     clf = PerturbationLearningClassifier(
         _paper_net(),
+        standardize=False,
         epsilon=EPSILON,
         base="none",
         targets="balanced",
@@ -81,6 +83,7 @@ def test_balanced_targets_rescue_a_seed_that_random_targets_lose(tmp_path):
     for targets in ("random", "balanced"):
         clf = PerturbationLearningClassifier(
             _paper_net(),
+            standardize=False,
             epsilon=EPSILON,
             base="none",
             targets=targets,
@@ -107,6 +110,7 @@ def test_zero_epsilon_in_scenario_a_gives_chance():
         X, y = make_shifted_gaussian(N_SAMPLES, N_FEATURES, random_state=seed)
         clf = PerturbationLearningClassifier(
             _paper_net(max_epochs=100),
+            standardize=False,
             epsilon=0.0,
             base="none",
             targets="balanced",
@@ -130,6 +134,7 @@ def test_scenario_b_at_reduced_size():
     X, y = make_shifted_gaussian(500, n_features, random_state=0)
     clf = PerturbationLearningClassifier(
         _paper_net(max_epochs=100),
+        standardize=False,
         epsilon=2.0,
         base="data",
         targets="balanced",
@@ -154,6 +159,7 @@ def test_ilyas_targets_also_teach_the_student(targets):
     X, y = make_shifted_gaussian(N_SAMPLES, N_FEATURES, random_state=0)
     clf = PerturbationLearningClassifier(
         _paper_net(max_epochs=300),
+        standardize=False,
         epsilon=EPSILON,
         base="none",
         targets=targets,
