@@ -187,10 +187,16 @@ def test_sweeps_pass_through_their_preset():
 
 
 def test_sweep_validates_its_settings():
-    with pytest.raises(ValueError, match="Cannot sweep or set 'lr_f'"):
+    with pytest.raises(ValueError, match="Cannot sweep 'lr_f'"):
         Sweep("lr_f", (0.1, 1.0))
-    with pytest.raises(ValueError, match="Cannot sweep or set 'width'"):
+    with pytest.raises(ValueError, match="Cannot sweep 'width'"):
         Sweep("width", (1, 2))
+    with pytest.raises(ValueError, match="Cannot sweep 'device'"):
+        Sweep("device", ("cpu", "cuda"))
+    with pytest.raises(ValueError, match="Cannot set 'lr_g'"):
+        Sweep("hidden_dim", (1, 2), settings={"lr_g": 0.1})
+    # Where a run is computed is a setting of the whole sweep, not a panel.
+    assert Sweep("hidden_dim", (1, 2), settings={"device": "cpu"}).settings == {"device": "cpu"}
     with pytest.raises(ValueError, match="has no values"):
         Sweep("hidden_dim", ())
     with pytest.raises(ValueError, match="linked\\['epsilon'\\] has 1 values"):
