@@ -43,6 +43,7 @@ _MODULES = {
         "DATASETS",
         "METRICS",
         "SCENARIOS",
+        "SELECTIONS",
         "SYNTHETIC_DATASETS",
         "ExperimentConfig",
         "parse_setting",

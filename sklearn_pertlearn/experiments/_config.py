@@ -34,6 +34,10 @@ METRICS = (
     "seconds",
 )
 
+#: How a point of a sweep is reported: at the learning-rate pair where g is
+#: most accurate on D, or every metric's maximum over the pairs.
+SELECTIONS = ("g_train_accuracy", "max")
+
 # Sizes of synthetic data when a configuration leaves them None: sG(a)'s.
 _SYNTHETIC_SIZES = {"n_samples": 1000, "n_features": 100, "n_test": 1000}
 

@@ -2,8 +2,6 @@
 
 import os
 import tempfile
-import threading
-import time
 import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
@@ -13,6 +11,7 @@ from joblib import Parallel, delayed, parallel_config
 from ._config import ExperimentConfig
 from ._results import _is_done, _key, _merge, _ResultsFile
 from ._run import run_experiment
+from ._workers import _end_with_parent
 
 # What f depends on: runs that agree here share f (and its cached fit).
 _F_FIELDS = (
@@ -89,7 +88,8 @@ def _backend(scheduler):
         except ImportError as exc:
             raise ImportError(
                 "Running on a dask cluster needs dask.distributed, which is not "
-                "installed. Install it with `pip install sklearn-pertlearn[distributed]`."
+                'installed. Install it with `pip install "dask[distributed]"`, or from '
+                'a checkout of sklearn-pertlearn with `pip install -e ".[distributed]"`.'
             ) from exc
         try:
             client = Client(scheduler, timeout="10s")
@@ -180,7 +180,12 @@ def run_experiments(
             unit="run",
             disable=not progress,
         ) as bar:
-            runs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            runs = Parallel(
+                n_jobs=n_jobs,
+                return_as="generator_unordered",
+                initializer=_end_with_parent,
+                initargs=(os.getpid(),),
+            )(
                 delayed(_run_or_fail)(config, cache)
                 for config in _cache_friendly_order(todo)
             )

@@ -5,7 +5,7 @@ from dataclasses import asdict
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._config import METRICS
+from ._config import METRICS, SELECTIONS
 from ._execution import run_experiments
 from ._presets import FIGURES, PRESETS
 from ._results import _key, _ResultsFile
@@ -50,10 +50,8 @@ def summarize_sweep(preset, sweep, results, *, select="g_train_accuracy"):
     >>> summary.param, summary.param_values.tolist(), summary.agreement.shape
     ('hidden_dim', [1, 7, 50], (3,))
     """
-    if select not in ("g_train_accuracy", "max"):
-        raise ValueError(
-            f"select must be 'g_train_accuracy' or 'max', got {select!r}."
-        )
+    if select not in SELECTIONS:
+        raise ValueError(f"select must be one of {SELECTIONS}, got {select!r}.")
     by_key = {_key(result): result for result in results}
     columns = {name: [] for name in (*METRICS, "lr_f", "lr_g")}
     for point in preset.configs(sweep):
