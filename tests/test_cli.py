@@ -165,7 +165,9 @@ def test_sweep_quick_uses_default_paths_and_measures_the_cosine(
     out = capsys.readouterr().out
     assert "cosine" in out.splitlines()[1]
     rows = _rows(tmp_path / "sG-a-n_features-quick.csv")
-    assert all(0.0 < float(row["cosine_similarity"]) <= 1.0 for row in rows)
+    assert sorted(row["n_features"] for row in rows) == ["10", "20"]
+    # Width 50 at d = 10 and 20 gave 0.988 to 0.998 over seeds 0-2.
+    assert all(float(row["cosine_similarity"]) > 0.95 for row in rows)
     assert (tmp_path / "sG-a-n_features-quick.png").exists()
 
 
