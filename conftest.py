@@ -9,11 +9,33 @@ steady; subprocesses and joblib workers inherit the setting. Set
 OMP_NUM_THREADS yourself to override it.
 """
 
+import importlib.util
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
 
+import pytest  # noqa: E402
 import torch  # noqa: E402  (after the variables above, which it reads at import)
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+
+# Doctests of modules whose examples need an optional dependency, and that
+# dependency: without it they are skipped, so that the suite passes with the
+# core requirements alone.
+_DOCTEST_REQUIRES = {"sklearn_pertlearn.plotting": "matplotlib"}
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = {
+        module: package
+        for module, package in _DOCTEST_REQUIRES.items()
+        if importlib.util.find_spec(package) is None
+    }
+    for item in items:
+        # A doctest item is named after the object it documents.
+        for module, package in missing.items():
+            if item.name.startswith(module + "."):
+                item.add_marker(pytest.mark.skip(reason=f"the example needs {package}"))
