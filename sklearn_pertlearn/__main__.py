@@ -17,22 +17,34 @@ write a CSV file of results (finished runs in it are skipped, so an
 interrupted command resumes) and a PNG figure. Bad options print one line on
 stderr and exit with status 2.
 
-The choices come from the library's torch-free modules; torch, the
-estimators and matplotlib are imported by the command that uses them, so
-that ``--help`` and a mistyped option answer at once.
+The choices come from the library's light modules; torch, the estimators
+and matplotlib are imported by the command that uses them, and the presets
+(whose configurations scikit-learn validates) when a preset or figure is
+named, so that ``--help`` and a mistyped option answer at once.
 """
 
 import argparse
 import json
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from ._choices import LOSSES, NORMS, TARGET_STRATEGIES
-from .experiments._config import DATASETS, SCENARIOS, SELECTIONS, ExperimentConfig, parse_setting
-from .experiments._presets import FIGURES, PRESETS, SWEEPABLE, Sweep
+from .experiments._config import (
+    _SYNTHETIC_SIZES,
+    DATASETS,
+    SCENARIOS,
+    SELECTIONS,
+    SWEEPABLE,
+    ExperimentConfig,
+    parse_setting,
+)
 
-_DEFAULTS = ExperimentConfig()
+# The defaults of the settings, without validating a configuration.
+_DEFAULTS = {
+    **{item.name: item.default for item in fields(ExperimentConfig)},
+    **_SYNTHETIC_SIZES,
+}
 
 _ROWS = (
     ("f_train_accuracy", "accuracy of f on D"),
@@ -54,6 +66,28 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or action.default == []:
             return action.help
         return super()._get_help_string(action)
+
+
+class _Catalogue:
+    """The names of the presets or the figures, looked up when first needed.
+
+    argparse asks for them only to check a value or to show a command's
+    help, so that ``pertlearn --help`` and ``run`` never build the catalogue.
+    """
+
+    def __init__(self, attribute):
+        self.attribute = attribute
+
+    def _names(self):
+        from .experiments import _presets
+
+        return tuple(getattr(_presets, self.attribute))
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __contains__(self, name):
+        return name in self._names()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,10 +135,10 @@ def _add_run_parser(subparsers):
         "on the adversarial examples only, and report accuracies and agreement.",
     )
     option = run.add_argument
-    option("--dataset", choices=DATASETS, default=_DEFAULTS.dataset,
+    option("--dataset", choices=DATASETS, default=_DEFAULTS["dataset"],
            help="data set: synthetic (drawn afresh, any size) or real (its own "
            "size; MNIST and Fashion-MNIST are downloaded from OpenML once)")
-    option("--scenario", choices=tuple(SCENARIOS), default=_DEFAULTS.scenario,
+    option("--scenario", choices=tuple(SCENARIOS), default=_DEFAULTS["scenario"],
            help="a: x_adv = r; b: x_adv = x + r; uniform: perturbed uniform noise")
     for name, what in (
         ("n_samples", "training samples N"),
@@ -112,26 +146,27 @@ def _add_run_parser(subparsers):
         ("n_test", "test samples"),
     ):
         option(f"--{name.replace('_', '-')}", dest=name, type=_positive_int,
-               help=f"{what} of synthetic data (default: {getattr(_DEFAULTS, name)}); "
+               help=f"{what} of synthetic data (default: {_DEFAULTS[name]}); "
                "real data sets have their own and refuse it")
-    option("--width", dest="hidden_dim", type=_positive_int, default=_DEFAULTS.hidden_dim,
-           help="width m of f and g")
-    option("--epsilon", type=_non_negative(float), default=_DEFAULTS.epsilon,
+    option("--width", dest="hidden_dim", type=_positive_int,
+           default=_DEFAULTS["hidden_dim"], help="width m of f and g")
+    option("--epsilon", type=_non_negative(float), default=_DEFAULTS["epsilon"],
            help="perturbation radius")
-    option("--loss", choices=LOSSES, default=_DEFAULTS.loss, help="training loss of f and g")
-    option("--slope", type=float, default=_DEFAULTS.slope,
+    option("--loss", choices=LOSSES, default=_DEFAULTS["loss"],
+           help="training loss of f and g")
+    option("--slope", type=float, default=_DEFAULTS["slope"],
            help="slope gamma of the leaky ReLU, in [0, 1)")
-    option("--lr-f", type=float, default=_DEFAULTS.lr_f, help="learning rate of f")
-    option("--lr-g", type=float, default=_DEFAULTS.lr_g, help="learning rate of g")
-    option("--epochs", type=_non_negative(int), default=_DEFAULTS.epochs,
+    option("--lr-f", type=float, default=_DEFAULTS["lr_f"], help="learning rate of f")
+    option("--lr-g", type=float, default=_DEFAULTS["lr_g"], help="learning rate of g")
+    option("--epochs", type=_non_negative(int), default=_DEFAULTS["epochs"],
            help="full-batch epochs of f and of g")
-    option("--targets", choices=TARGET_STRATEGIES, default=_DEFAULTS.targets,
+    option("--targets", choices=TARGET_STRATEGIES, default=_DEFAULTS["targets"],
            help="how the target labels of the attack are drawn")
-    option("--norm", choices=NORMS, default=_DEFAULTS.norm, help="norm of the attack")
-    option("--steps", type=_positive_int, default=_DEFAULTS.steps,
+    option("--norm", choices=NORMS, default=_DEFAULTS["norm"], help="norm of the attack")
+    option("--steps", type=_positive_int, default=_DEFAULTS["steps"],
            help="attack steps (more than 1 is PGD)")
-    option("--device", default=_DEFAULTS.device, help="torch device, such as cuda")
-    option("--seed", type=_non_negative(int), default=_DEFAULTS.seed,
+    option("--device", default=_DEFAULTS["device"], help="torch device, such as cuda")
+    option("--seed", type=_non_negative(int), default=_DEFAULTS["seed"],
            help="seeds the data, the networks, the targets and the noise")
     _add_data_home(run)
     option("--json", action="store_true", help="print the result as JSON")
@@ -237,12 +272,13 @@ def _add_sweep_parser(subparsers):
         "for every learning-rate pair of the preset's grid, and plot the "
         "accuracies of f and g and their agreement at the best pair.",
     )
-    sweep.add_argument("preset", choices=tuple(PRESETS), metavar="PRESET",
-                       help=f"one of {', '.join(PRESETS)}")
+    sweep.add_argument("preset", choices=_Catalogue("PRESETS"), metavar="PRESET",
+                       help="one of %(choices)s")
     sweep.add_argument("--param", dest="params", action="append", type=_setting_values,
                        required=True, metavar="NAME=V1,V2,...",
                        help="a setting of the preset and its values: one panel "
-                       f"(repeat for more panels); NAME is one of {', '.join(SWEEPABLE)}")
+                       "(repeat for more panels); NAME is one of "
+                       f"{', '.join(SWEEPABLE)}")
     sweep.add_argument("--set", dest="settings", action="append", type=_setting,
                        default=[], metavar="NAME=VALUE",
                        help="change a setting of the preset for every run: any "
@@ -266,8 +302,8 @@ def _add_reproduce_parser(subparsers):
         "setting), PRESET-cosine (cosine similarity to theorem 3.3's "
         "direction) or PRESET-map (decision map).",
     )
-    figure.add_argument("figure", choices=tuple(FIGURES), metavar="FIGURE",
-                        help=f"one of {', '.join(FIGURES)}")
+    figure.add_argument("figure", choices=_Catalogue("FIGURES"), metavar="FIGURE",
+                        help="one of %(choices)s")
     figure.add_argument("--resolution", type=_positive_int, default=400,
                         help="grid points per axis of a decision map (at most 50 "
                         "with --quick)")
@@ -321,6 +357,8 @@ def _save(fig, path, plt):
 
 
 def _sweep(args):
+    from .experiments import PRESETS, Sweep
+
     preset = PRESETS[args.preset]
     if args.learning_rates is not None:
         preset = replace(preset, learning_rates=args.learning_rates)
@@ -353,7 +391,7 @@ def _sweep(args):
 def _reproduce(args):
     settings = {} if args.data_home is None else {"data_home": args.data_home}
     plt = _pyplot()
-    from .experiments import reproduce
+    from .experiments import FIGURES, reproduce
     from .plotting import ACCURACY_METRICS, plot_decision_map, plot_sweeps
 
     output, figure = _paths(args, args.figure)

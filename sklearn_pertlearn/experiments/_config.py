@@ -1,18 +1,13 @@
 """The settings of one run, as a validated configuration, and how to read them.
 
-Nothing here imports torch: the command line builds its options from this
-module without paying for it.
+The command line builds its options from this module, so it imports neither
+torch nor, until the first configuration is validated, scikit-learn.
 """
 
 from dataclasses import asdict, dataclass, fields
+from functools import cache
 from numbers import Integral, Real
 from os import PathLike
-
-from sklearn.utils._param_validation import (
-    Interval,
-    StrOptions,
-    validate_parameter_constraints,
-)
 
 from .._choices import LOSSES, NORMS, TARGET_STRATEGIES
 
@@ -40,6 +35,39 @@ SELECTIONS = ("g_train_accuracy", "max")
 
 # Sizes of synthetic data when a configuration leaves them None: sG(a)'s.
 _SYNTHETIC_SIZES = {"n_samples": 1000, "n_features": 100, "n_test": 1000}
+
+
+@cache
+def _constraints():
+    """The allowed values of every setting of :class:`ExperimentConfig`.
+
+    Built on first use: scikit-learn's validation costs a second of imports
+    that the command line's help and argument errors need not pay.
+    """
+    from sklearn.utils._param_validation import Interval, StrOptions
+
+    return {
+        "dataset": [StrOptions(set(DATASETS))],
+        "scenario": [StrOptions(set(SCENARIOS))],
+        "n_samples": [Interval(Integral, 1, None, closed="left"), None],
+        "n_features": [Interval(Integral, 1, None, closed="left"), None],
+        "n_test": [Interval(Integral, 1, None, closed="left"), None],
+        "hidden_dim": [Interval(Integral, 1, None, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "loss": [StrOptions(set(LOSSES))],
+        "slope": [Interval(Real, 0, 1, closed="left")],
+        "lr_f": [Interval(Real, 0, None, closed="neither")],
+        "lr_g": [Interval(Real, 0, None, closed="neither")],
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "epochs_g": [Interval(Integral, 0, None, closed="left"), None],
+        "targets": [StrOptions(set(TARGET_STRATEGIES))],
+        "norm": [StrOptions(set(NORMS))],
+        "steps": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "seed": [Interval(Integral, 0, 2**32 - 1, closed="both")],
+        "cosine": ["boolean"],
+        "data_home": [str, PathLike, None],
+    }
 
 
 @dataclass(frozen=True)
@@ -124,32 +152,11 @@ class ExperimentConfig:
     cosine: bool = False
     data_home: str = None
 
-    _parameter_constraints = {
-        "dataset": [StrOptions(set(DATASETS))],
-        "scenario": [StrOptions(set(SCENARIOS))],
-        "n_samples": [Interval(Integral, 1, None, closed="left"), None],
-        "n_features": [Interval(Integral, 1, None, closed="left"), None],
-        "n_test": [Interval(Integral, 1, None, closed="left"), None],
-        "hidden_dim": [Interval(Integral, 1, None, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="left")],
-        "loss": [StrOptions(set(LOSSES))],
-        "slope": [Interval(Real, 0, 1, closed="left")],
-        "lr_f": [Interval(Real, 0, None, closed="neither")],
-        "lr_g": [Interval(Real, 0, None, closed="neither")],
-        "epochs": [Interval(Integral, 0, None, closed="left")],
-        "epochs_g": [Interval(Integral, 0, None, closed="left"), None],
-        "targets": [StrOptions(set(TARGET_STRATEGIES))],
-        "norm": [StrOptions(set(NORMS))],
-        "steps": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
-        "seed": [Interval(Integral, 0, 2**32 - 1, closed="both")],
-        "cosine": ["boolean"],
-        "data_home": [str, PathLike, None],
-    }
-
     def __post_init__(self):
+        from sklearn.utils._param_validation import validate_parameter_constraints
+
         validate_parameter_constraints(
-            self._parameter_constraints, asdict(self), caller_name="ExperimentConfig"
+            _constraints(), asdict(self), caller_name="ExperimentConfig"
         )
         if self.cosine and self.scenario == "uniform":
             raise ValueError(
@@ -178,6 +185,15 @@ class ExperimentConfig:
     def field_names(cls):
         """Names of the settings, in the order of the CSV columns."""
         return [field.name for field in fields(cls)]
+
+
+# The learning rates of a sweep come from its grid; the settings after them
+# change where a run is computed, not its outcome, so no panel varies them
+# (a sweep can still set them for all its runs).
+_NOT_SET = ("lr_f", "lr_g")
+_NOT_SWEPT = (*_NOT_SET, "device", "cosine", "data_home")
+#: The settings a :class:`Sweep` can vary.
+SWEEPABLE = tuple(n for n in ExperimentConfig.field_names() if n not in _NOT_SWEPT)
 
 
 def _parse_optional(kind):

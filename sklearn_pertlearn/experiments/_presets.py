@@ -11,7 +11,7 @@ from itertools import product
 
 import numpy as np
 
-from ._config import ExperimentConfig
+from ._config import _NOT_SET, SWEEPABLE, ExperimentConfig
 from ._results import _merge
 
 # Axis labels of the swept settings.
@@ -24,10 +24,6 @@ _LABELS = {
     "epochs_g": "epochs of g",
     "epsilon": "epsilon",
 }
-# The learning rates come from the grid; the settings after them change no
-# outcome, so a panel cannot vary them (a sweep can still set them).
-_NOT_SET = ("lr_f", "lr_g")
-_NOT_SWEPT = (*_NOT_SET, "device", "cosine", "data_home")
 
 
 def _check_settings(settings):
@@ -39,10 +35,6 @@ def _check_settings(settings):
                 f"Cannot set {name!r}: it must be one of {allowed} (the "
                 "learning rates come from the learning-rate grid)."
             )
-
-
-#: The settings a :class:`Sweep` can vary.
-SWEEPABLE = tuple(n for n in ExperimentConfig.field_names() if n not in _NOT_SWEPT)
 
 
 @dataclass(frozen=True)
