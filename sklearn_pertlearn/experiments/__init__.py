@@ -17,23 +17,27 @@ once, so that an interrupted sweep resumes where it stopped.
 Layout, each module importing only those above it:
 
 - ``_config.py``: :class:`ExperimentConfig`, the settings of one run, with
-  the names it accepts (:data:`DATASETS`, :data:`SCENARIOS`), the
-  :data:`METRICS` a run reports and :func:`parse_setting`.
+  the names it accepts (:data:`DATASETS`, :data:`SCENARIOS`), the settings a
+  sweep can vary (:data:`SWEEPABLE`), the :data:`METRICS` a run reports, how
+  a sweep's point is selected (:data:`SELECTIONS`) and :func:`parse_setting`.
 - ``_results.py``: the identity of a run and the CSV results file
   (:data:`COLUMNS`) that a sweep appends to and resumes from.
 - ``_presets.py``: :class:`Sweep`, :class:`Preset` and the catalogue of the
   authors' configurations, :data:`PRESETS` and :data:`FIGURES`.
 - ``_run.py``: one run: :func:`load_experiment_data`,
   :func:`build_classifier`, :func:`run_experiment`, :func:`run_decision_map`.
+- ``_workers.py``: what every local worker process runs first (it ends
+  itself when the sweep that started it is killed).
 - ``_execution.py``: many runs, on local processes or a dask cluster:
   :func:`run_experiments`.
 - ``_summaries.py``: sweeps reduced to one value per point
   (:func:`summarize_sweep`) and the runs of the paper's figures
   (:func:`run_sweeps`, :func:`reproduce`).
 
-The first three import neither torch nor the estimators, and this package
-loads the others when one of their names is first used, so that the command
-line offers its choices without importing torch.
+The first three and ``_workers.py`` import neither torch nor the estimators
+(``_config.py`` not even scikit-learn until a configuration is validated),
+and this package loads its modules when one of their names is first used, so
+that the command line offers its choices without importing torch.
 """
 
 import importlib
