@@ -6,16 +6,6 @@ authors' presets and ``reproduce`` makes one of the paper's figures; both
 write a CSV file of results (finished runs in it are skipped, so an
 interrupted command resumes) and a PNG figure. Bad options print one line on
 stderr and exit with status 2.
-"""
-
-"""Command line: ``python -m sklearn_pertlearn`` (or ``pertlearn``).
-
-``run`` trains f, attacks it, trains g on the adversarial examples alone and
-prints what the paper reports. ``sweep`` varies settings of one of the
-authors' presets and ``reproduce`` makes one of the paper's figures; both
-write a CSV file of results (finished runs in it are skipped, so an
-interrupted command resumes) and a PNG figure. Bad options print one line on
-stderr and exit with status 2.
 
 The choices come from the library's light modules; torch, the estimators
 and matplotlib are imported by the command that uses them, and the presets
