@@ -10,6 +10,7 @@ as skorch documents them.
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 
@@ -120,6 +121,20 @@ class ClosedFormNet(NeuralNet):
                 constant = torch.cat([constant[:, None] * X, constant[:, None]], 1)
             self._linear_loss_cache = cached = (X, y, constant)
         return cached[2]
+
+
+class SGD(torch.optim.SGD):
+    """:class:`torch.optim.SGD` whose constructor does not import ``torch._dynamo``.
+
+    torch wraps ``Optimizer.add_param_group`` in ``torch._disable_dynamo``,
+    which imports the compiler stack ``torch._dynamo`` (about a second, in
+    every fresh process and joblib worker) the first time it runs, which is in
+    the optimizer's constructor. The wrapper only matters under
+    ``torch.compile``, which the training step does not use, so this class
+    adds its parameter groups with the unwrapped method.
+    """
+
+    add_param_group = getattr(Optimizer.add_param_group, "__wrapped__", Optimizer.add_param_group)
 
 
 @torch.no_grad()

@@ -12,7 +12,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._network import LOSSES, MarginLoss, TwoLayerNetwork
-from ._skorch import ClosedFormNet, EpochProgressBar, PlateauScheduler, TensorBatches
+from ._skorch import SGD, ClosedFormNet, EpochProgressBar, PlateauScheduler, TensorBatches
+from ._threads import classifier_step_work, classifier_work, limit_threads
 from ._validation import check_device
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -198,6 +199,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "net_")
         return self.net_.module_
 
+    @limit_threads(classifier_step_work)
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the network on ``(X, y)``.
@@ -230,6 +232,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         self._run_epochs(X, y_index, self.max_epochs)
         return self
 
+    @limit_threads(classifier_step_work)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """Train for one epoch, starting from the current weights.
@@ -314,7 +317,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             criterion=MarginLoss,
             criterion__loss=self.loss,
             criterion__class_weight=class_weight,
-            optimizer=torch.optim.SGD,
+            optimizer=SGD,
             optimizer__momentum=self.momentum,
             lr=self.lr,
             max_epochs=self.max_epochs,
@@ -355,6 +358,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         y_tensor = torch.as_tensor(y_index, dtype=torch.long, device=net.module_.weight.device)
         net.partial_fit(self._to_tensor(X), y_tensor)
 
+    @limit_threads(classifier_work)
     def decision_function(self, X):
         """Return the network's output f(x).
 

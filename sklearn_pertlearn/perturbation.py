@@ -29,6 +29,7 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 
+from ._threads import attack_work, limit_threads
 from ._validation import check_float_array
 
 NORMS = ("l2", "linf")
@@ -264,6 +265,7 @@ def targeted_perturbation(
     )
 
 
+@limit_threads(attack_work)
 def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_size):
     """:func:`targeted_perturbation` on input that ``_check_attack_input`` passed."""
     dtype, device = _module_dtype_and_device(module)
