@@ -123,6 +123,8 @@ def _run(name, text, namespace):
 @pytest.mark.parametrize("name, texts", list(_cases()))
 def test_code_blocks_run_on_their_own(name, texts, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    # Caches such as memory="~/.cache/..." go to the temporary folder.
+    monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     namespace = {"__name__": "__main__"}
     for text in texts:
