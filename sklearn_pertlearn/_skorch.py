@@ -134,7 +134,9 @@ class SGD(torch.optim.SGD):
     adds its parameter groups with the unwrapped method.
     """
 
-    add_param_group = getattr(Optimizer.add_param_group, "__wrapped__", Optimizer.add_param_group)
+    add_param_group = getattr(
+        Optimizer.add_param_group, "__wrapped__", Optimizer.add_param_group
+    )
 
 
 @torch.no_grad()

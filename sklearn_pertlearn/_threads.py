@@ -4,8 +4,8 @@ The library's work is matrix products of the data with a first layer (or of
 two data sets, for the kernel of the theory). With several threads, every
 product ends at a barrier where the threads wait for each other; when another
 process holds one of the cores, the thread that shares it is descheduled for a
-time slice and the whole product waits. Small products lose most: on a 2-core
-machine with one core busy, a 1000 x 100 x 100 product was measured up to six
+time slice and the whole product waits. Small products lose most: on a busy
+2-core machine the products of a 1000 x 100 x 100 epoch were measured eight
 times slower on two threads than on one, while on a quiet machine two threads
 were twice as fast at every size from 1e7 multiply-adds up. Large products
 lose least under load, because a time slice is short next to the product.
@@ -35,10 +35,12 @@ from sklearn.utils.validation import _num_features, _num_samples
 from ._config import get_config
 
 #: Multiply-adds of a call's largest product from which it runs on all cores.
-#: Single-threaded, such a product takes about 10 ms on a 2-core AMD EPYC, a
-#: few time slices of the scheduler: from there on a busy core costs two
-#: threads at most a third (measured 0.6-0.7x of one thread) while a quiet
-#: machine gains 1.9x. Below it the loss under load grows to 6x.
+#: Measured on 2 cores (``benchmarks/bench_threads.py --crossover``): on a
+#: quiet machine two threads ran an epoch's products 1.8 to 2.2 times faster
+#: than one at every size from 1e7 up; with other work on the machine they ran
+#: 6 to 9 times slower up to 3e7, 2 to 3 times slower at 1e8, 1.4 to 2 times
+#: at 3e8 and as fast at 1e9. From 2e8 (about 10 ms on one thread) the gain
+#: on a quiet machine outweighs the loss on a busy one.
 PARALLEL_WORK = 2e8
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
