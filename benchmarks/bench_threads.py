@@ -49,6 +49,7 @@ from sklearn_pertlearn._threads import (  # noqa: E402
 from sklearn_pertlearn.datasets import make_shifted_gaussian  # noqa: E402
 
 ALL = torch.get_num_threads()
+PAUSE = 0.5  # seconds
 
 
 def fit_seconds(X, y, epochs, n_threads):
@@ -64,8 +65,13 @@ def compare(name, X, y, epochs, settings, repeats):
     chosen = n_threads_for(classifier_step_work(clf, X), ALL)
     best = dict.fromkeys(settings, float("inf"))
     fit_seconds(X, y, 2, "auto")  # warm-up: first-call costs are not the policy's
-    for _ in range(repeats):
-        for setting in settings:
+    for repeat in range(repeats):
+        # The order rotates, and each fit starts after a pause: OpenMP's idle
+        # threads keep spinning a while after a parallel fit, which would
+        # slow whichever fit came next.
+        shift = repeat % len(settings)
+        for setting in settings[shift:] + settings[:shift]:
+            time.sleep(PAUSE)
             best[setting] = min(best[setting], fit_seconds(X, y, epochs, setting))
     cells = "".join(
         f"{best[s]:>12.3f}" if s in best else f"{'-':>12}" for s in ("auto", 1, ALL)
