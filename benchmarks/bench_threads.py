@@ -3,7 +3,8 @@
 By default (``n_threads="auto"``) a call whose largest matrix product is below
 ``PARALLEL_WORK`` multiply-adds runs on one torch thread and a larger one on
 all of torch's threads (see ``sklearn_pertlearn/_threads.py``). This script
-fits, in one process, interleaved, best of ``--repeats``:
+fits, in one process, best of ``--repeats`` (the default and one thread
+alternating, the all-threads fits, which are only context, best of 3):
 
 * two small fits, 200 epochs each: breast_cancer (569 x 30, width 100) and a
   shifted Gaussian (N=1000, d=100, width 100), with the default, with one
@@ -65,12 +66,17 @@ def compare(name, X, y, epochs, settings, repeats):
     chosen = n_threads_for(classifier_step_work(clf, X), ALL)
     best = dict.fromkeys(settings, float("inf"))
     fit_seconds(X, y, 2, "auto")  # warm-up: first-call costs are not the policy's
+    # The default and one thread alternate in turn, the slow forced-all-threads
+    # fits come after, and each fit starts after a pause: what a fit leaves
+    # behind (OpenMP threads spinning, the scheduler's accounting) must not
+    # land on one contender more than on the other.
+    pair, others = settings[:2], settings[2:]
     for repeat in range(repeats):
-        # The order rotates, and each fit starts after a pause: OpenMP's idle
-        # threads keep spinning a while after a parallel fit, which would
-        # slow whichever fit came next.
-        shift = repeat % len(settings)
-        for setting in settings[shift:] + settings[:shift]:
+        for setting in pair if repeat % 2 == 0 else pair[::-1]:
+            time.sleep(PAUSE)
+            best[setting] = min(best[setting], fit_seconds(X, y, epochs, setting))
+    for setting in others:
+        for _ in range(min(repeats, 3)):
             time.sleep(PAUSE)
             best[setting] = min(best[setting], fit_seconds(X, y, epochs, setting))
     cells = "".join(
