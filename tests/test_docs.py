@@ -21,6 +21,7 @@ README.rst has no continued blocks: each of its blocks runs copy-pasted alone.
 
 import ast
 import doctest
+import importlib.util
 import re
 import textwrap
 from pathlib import Path
@@ -120,8 +121,26 @@ def _run(name, text, namespace):
         exec(compile(text, name, "exec"), namespace)
 
 
+def _missing_modules(texts):
+    """Top-level modules that the blocks import and that are not installed."""
+    names = set()
+    for text in texts:
+        source = doctest.script_from_examples(text) if text.startswith(">>>") else text
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+    return sorted(name for name in names if importlib.util.find_spec(name) is None)
+
+
 @pytest.mark.parametrize("name, texts", list(_cases()))
 def test_code_blocks_run_on_their_own(name, texts, tmp_path, monkeypatch):
+    # Optional packages (an extra such as [plot] or [imbalanced]): as in the
+    # doctests, a block that needs one that is not installed is skipped.
+    missing = _missing_modules(texts)
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)}, not installed")
     monkeypatch.chdir(tmp_path)
     # Caches such as memory="~/.cache/..." go to the temporary folder.
     monkeypatch.setenv("HOME", str(tmp_path))
