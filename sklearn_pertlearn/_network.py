@@ -13,7 +13,19 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-LOSSES = ("identity", "logistic")
+from ._choices import LOSSES
+
+
+def leaky_relu_derivative_(preactivation, slope):
+    """Write ``sigma'`` over ``preactivation`` and return it: 1 above 0, ``slope`` else.
+
+    At exactly 0 this takes ``slope``, as PyTorch's autograd does. In place,
+    because every caller is done with the pre-activations.
+    """
+    derivative = preactivation.gt_(0)
+    if slope:
+        derivative.mul_(1.0 - slope).add_(slope)
+    return derivative
 
 
 class TwoLayerNetwork(nn.Module):
@@ -99,15 +111,7 @@ class TwoLayerNetwork(nn.Module):
 
         At exactly 0 this takes ``slope``, as PyTorch's autograd does.
         """
-        return self._derivative_in_place(preactivation.clone())
-
-    def _derivative_in_place(self, preactivation):
-        # sigma' written over the pre-activations, which the hot paths no
-        # longer need.
-        derivative = preactivation.gt_(0)
-        if self.slope:
-            derivative.mul_(1.0 - self.slope).add_(self.slope)
-        return derivative
+        return leaky_relu_derivative_(preactivation.clone(), self.slope)
 
     def _preactivation_gradient(self, preactivation, grad_output):
         # dL/d(pre) = (dL/df a^T) * sigma'(pre), for margins or logits. The
@@ -141,31 +145,6 @@ class TwoLayerNetwork(nn.Module):
         grad_pre = self._preactivation_gradient(preactivation, grad_output)
         return grad_pre.t() @ X, grad_pre.sum(dim=0)
 
-    def linear_margin_gradients(self, X, weighted_inputs):
-        """Gradients of ``sum_n c_n f(x_n)`` with respect to ``weight`` and ``bias``.
-
-        For two classes. A loss linear in the margins has this form, with
-        ``c`` the same every epoch: its gradient is then a single product of
-        the activation pattern with ``weighted_inputs = [c * X, c]``, scaled
-        by the readout, and f is never computed.
-
-        Parameters
-        ----------
-        X : torch.Tensor of shape (n, d)
-            The inputs.
-        weighted_inputs : torch.Tensor of shape (n, d + 1)
-            The rows of ``X`` times ``c``, then ``c`` as the last column.
-
-        Returns
-        -------
-        grad_weight, grad_bias : torch.Tensor
-            Shapes ``(m, d)`` and ``(m,)``, views of one ``(m, d + 1)`` tensor.
-        """
-        self._check_margins("linear_margin_gradients")
-        pattern = self._derivative_in_place(self.preactivation(X))
-        grads = torch.mm(pattern.t(), weighted_inputs).mul_(self.readout[:, None])
-        return grads[:, :-1], grads[:, -1]
-
     def margin_gradient(self, X):
         """Gradient of the margin with respect to the inputs, ``(n, d)``; two classes only.
 
@@ -173,7 +152,7 @@ class TwoLayerNetwork(nn.Module):
         pre-activations and two matrix products, with no output computed.
         """
         self._check_margins("margin_gradient")
-        derivative = self._derivative_in_place(self.preactivation(X))
+        derivative = leaky_relu_derivative_(self.preactivation(X), self.slope)
         return derivative @ (self.readout[:, None] * self.weight)
 
     def _check_margins(self, method):
@@ -197,8 +176,13 @@ class MarginLoss(nn.Module):
     index 1 the label +1, and the per-sample loss is ``l(-y f(x))`` with
     ``l(s) = s`` (``"identity"``) or ``l(s) = log(1 + e^s)`` (``"logistic"``).
     With K classes ``"logistic"`` is the softmax cross entropy and
-    ``"identity"`` is ``-(f_y(x) - mean_k f_k(x))``. The reduction is the mean
-    over samples of the class-weighted per-sample losses.
+    ``"identity"`` is ``-(f_y(x) - mean_k f_k(x))``.
+
+    The reduction is ``sum_n s_n c_n l_n / sum_n s_n``: the per-sample losses
+    ``l_n`` times their class weight ``c_n`` and their sample weight ``s_n``,
+    over the total sample weight (the number of samples when there are no
+    sample weights). A sample of integer weight k then counts exactly as k
+    copies of it.
 
     Parameters
     ----------
@@ -214,13 +198,21 @@ class MarginLoss(nn.Module):
         self.loss = loss
         self.register_buffer("class_weight", class_weight)
 
-    def _reduce(self, per_sample, target):
+    def _weights(self, target, sample_weight):
+        """Per-sample weights (None for all ones) and the normaliser of the sum."""
+        if sample_weight is None:
+            total = target.shape[0]
+        else:
+            # A batch whose weights are all zero contributes nothing, not 0 / 0.
+            total = sample_weight.sum().clamp_min(torch.finfo(sample_weight.dtype).tiny)
+        weight = sample_weight
         if self.class_weight is not None:
-            per_sample = per_sample * self.class_weight[target]
-        return per_sample.mean()
+            class_weight = self.class_weight[target]
+            weight = class_weight if weight is None else class_weight * weight
+        return weight, total
 
-    def forward(self, output, target):
-        """Return the mean loss; differentiable through autograd."""
+    def forward(self, output, target, sample_weight=None):
+        """Return the weighted mean loss; differentiable through autograd."""
         if output.dim() == 1:
             signed_margin = -(2 * target - 1).to(output.dtype) * output
             per_sample = (
@@ -231,18 +223,21 @@ class MarginLoss(nn.Module):
         else:
             chosen = output.gather(1, target[:, None])[:, 0]
             per_sample = output.mean(dim=1) - chosen
-        return self._reduce(per_sample, target)
+        weight, total = self._weights(target, sample_weight)
+        if weight is not None:
+            per_sample = per_sample * weight
+        return per_sample.sum() / total
 
     @property
     def is_linear(self):
         """Whether the loss is linear in f, so that its gradient ignores f."""
         return self.loss == "identity"
 
-    def output_gradient(self, target, n_outputs, dtype):
+    def output_gradient(self, target, n_outputs, dtype, sample_weight=None):
         """Return the gradient of a linear loss with respect to f, without f.
 
         Only for ``is_linear`` losses, whose gradient depends on the targets
-        alone; ``n_outputs`` is 1 for margins and K for logits.
+        (and weights) alone; ``n_outputs`` is 1 for margins and K for logits.
         """
         if not self.is_linear:
             raise ValueError(f"The {self.loss!r} loss needs f for its gradient.")
@@ -250,18 +245,19 @@ class MarginLoss(nn.Module):
             grad = -(2 * target - 1).to(dtype)
         else:
             grad = 1.0 / n_outputs - F.one_hot(target, n_outputs).to(dtype)
-        if self.class_weight is not None:
-            weight = self.class_weight[target]
-            grad = grad * (weight if n_outputs == 1 else weight[:, None])
-        return grad.div_(target.shape[0])
+        return self._weigh_gradient(grad, *self._weights(target, sample_weight))
 
-    def loss_and_grad(self, output, target):
-        """Return the mean loss and its gradient with respect to ``output``.
+    @staticmethod
+    def _weigh_gradient(grad, weight, total):
+        if weight is not None:
+            grad = grad * (weight if grad.dim() == 1 else weight[:, None])
+        return grad.div_(total)
+
+    def loss_and_grad(self, output, target, sample_weight=None):
+        """Return the weighted mean loss and its gradient with respect to ``output``.
 
         The gradient is computed in closed form, without autograd.
         """
-        n_samples = output.shape[0]
-        weight = None if self.class_weight is None else self.class_weight[target]
         if output.dim() == 1:
             sign = (2 * target - 1).to(output.dtype)
             signed_margin = -sign * output
@@ -280,7 +276,7 @@ class MarginLoss(nn.Module):
             else:
                 per_sample = output.mean(dim=1) - (output * onehot).sum(dim=1)
                 grad = 1.0 / output.shape[1] - onehot
+        weight, total = self._weights(target, sample_weight)
         if weight is not None:
             per_sample = per_sample * weight
-            grad = grad * (weight if grad.dim() == 1 else weight[:, None])
-        return per_sample.mean(), grad.div_(n_samples)
+        return per_sample.sum() / total, self._weigh_gradient(grad, weight, total)

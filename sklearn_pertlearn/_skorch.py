@@ -24,7 +24,8 @@ class TensorBatches:
     Parameters
     ----------
     dataset : skorch.dataset.Dataset
-        Holds ``X`` (and optionally ``y``) as tensors.
+        Holds ``X`` (and optionally ``y``) as tensors; ``X`` may be a dict of
+        tensors with rows in common (the inputs and their sample weights).
     batch_size : int
         Rows per batch; skorch passes the dataset length for full batch.
     shuffle : bool, default=False
@@ -41,31 +42,52 @@ class TensorBatches:
         self.generator = torch.Generator().manual_seed(int(seed))
 
     def __len__(self):
-        return -(-len(self.X) // self.batch_size)
+        return -(-_n_rows(self.X) // self.batch_size)
 
     def __iter__(self):
-        n_samples = len(self.X)
+        n_samples = _n_rows(self.X)
         if self.batch_size >= n_samples:
             yield self.X, self.y
             return
         if self.shuffle:
-            order = torch.randperm(n_samples, generator=self.generator)
-            order = order.to(self.X.device)
+            inputs = self.X["X"] if isinstance(self.X, dict) else self.X
+            order = torch.randperm(n_samples, generator=self.generator).to(inputs.device)
         for start in range(0, n_samples, self.batch_size):
             if self.shuffle:
                 rows = order[start : start + self.batch_size]
-                yield self.X[rows], None if self.y is None else self.y[rows]
             else:
-                stop = start + self.batch_size
-                yield self.X[start:stop], None if self.y is None else self.y[start:stop]
+                rows = slice(start, start + self.batch_size)
+            yield _take(self.X, rows), _take(self.y, rows)
+
+
+def _n_rows(X):
+    return len(X["X"]) if isinstance(X, dict) else len(X)
+
+
+def _take(data, rows):
+    """The ``rows`` (a slice or an index tensor) of a tensor, a dict of tensors, or None."""
+    if data is None:
+        return None
+    if isinstance(data, dict):
+        return {key: value[rows] for key, value in data.items()}
+    return data[rows]
+
+
+def unpack_batch(batch):
+    """``(X, y, sample_weight)`` of a batch; ``sample_weight`` is None without weights."""
+    X, y = batch
+    if isinstance(X, dict):
+        return X["X"], y, X["sample_weight"]
+    return X, y, None
 
 
 class ClosedFormNet(NeuralNet):
     """A :class:`skorch.NeuralNet` for :class:`TwoLayerNetwork` and :class:`MarginLoss`.
 
     The training step computes the loss and the gradients of the first layer in
-    closed form (two matrix products, no autograd graph) and then lets the
-    optimizer step, so optimizers, schedulers and callbacks behave as usual.
+    closed form (two matrix products, no autograd graph) and hands them to the
+    optimizer through :func:`optimizer_step`, so any optimizer, scheduler and
+    callback behaves as usual.
     """
 
     def get_default_callbacks(self):
@@ -75,52 +97,32 @@ class ClosedFormNet(NeuralNet):
         return [("train_loss", EpochTrainLoss())]
 
     def train_step(self, batch, **fit_params):
-        X, y = batch
+        X, y, sample_weight = unpack_batch(batch)
         module, criterion = self.module_, self.criterion_
         with torch.no_grad():
+            preactivation = module.preactivation(X)
             if criterion.is_linear:
                 # The gradient of a linear loss does not depend on f, and the
                 # loss itself comes from the parameter gradients below: f is
                 # not computed at all.
-                output, constant = None, self._linear_loss_constant(X, y)
-                if module.n_outputs == 1:
-                    grads = module.linear_margin_gradients(X, constant)
-                else:
-                    grads = module.parameter_gradients(X, module.preactivation(X), constant)
+                output = None
+                grad_output = criterion.output_gradient(
+                    y, module.n_outputs, X.dtype, sample_weight
+                )
             else:
-                preactivation = module.preactivation(X)
                 output = module.output(preactivation)
-                loss, grad_output = criterion.loss_and_grad(output, y)
-                grads = module.parameter_gradients(X, preactivation, grad_output)
+                loss, grad_output = criterion.loss_and_grad(output, y, sample_weight)
             params = (module.weight, module.bias)
+            grads = module.parameter_gradients(X, preactivation, grad_output)
             if output is None:
                 # f is positively homogeneous of degree 1 in every neuron's
                 # (w_k, b_k), so a loss linear in f equals <theta, dL/dtheta>.
                 loss = (params[0] * grads[0]).sum() + torch.dot(params[1], grads[1])
-            sgd_step(self.optimizer_, params, grads)
+            optimizer_step(self.optimizer_, params, grads)
         return {"loss": loss, "y_pred": output}
 
-    def on_train_end(self, net, **kwargs):
-        # The cache holds tensors on the device, which must not be pickled
-        # outside skorch's device mapping.
-        self.__dict__.pop("_linear_loss_cache", None)
 
-    def _linear_loss_constant(self, X, y):
-        """What a linear loss's gradients need of the batch besides the weights.
-
-        ``dL/df`` does not depend on f. For margins this is ``[c * X, c]``,
-        with ``c = dL/df``, so that the gradients are one product with the
-        activation pattern; for logits it is ``dL/df``. Full batch hands over
-        the same tensors every epoch, so it is computed once per fit.
-        """
-        cached = self.__dict__.get("_linear_loss_cache")
-        if cached is None or cached[0] is not X or cached[1] is not y:
-            module = self.module_
-            constant = self.criterion_.output_gradient(y, module.n_outputs, module.weight.dtype)
-            if module.n_outputs == 1:
-                constant = torch.cat([constant[:, None] * X, constant[:, None]], 1)
-            self._linear_loss_cache = cached = (X, y, constant)
-        return cached[2]
+_SGD_SETTINGS = ("lr", "momentum", "dampening", "weight_decay")
 
 
 class SGD(torch.optim.SGD):
@@ -140,35 +142,62 @@ class SGD(torch.optim.SGD):
 
 
 @torch.no_grad()
-def sgd_step(optimizer, params, grads):
-    """One step of :class:`torch.optim.SGD` (momentum, no dampening) with given gradients.
+def optimizer_step(optimizer, params, grads):
+    """Step ``optimizer`` with the given gradients of ``params``.
 
-    The same arithmetic as ``optimizer.step()``, and the same state (the
-    ``momentum_buffer`` of every parameter), so the optimizer and its
-    learning-rate scheduler stay in charge. ``optimizer.step()`` itself costs
-    about 0.2 ms per call in bookkeeping, a sixth of a full-batch epoch at the
-    paper's size; this update costs less than half of that.
+    Plain :class:`torch.optim.SGD` (one parameter group holding exactly
+    ``params``, numbers as settings, neither ``fused`` nor ``differentiable``)
+    is applied here with torch's own arithmetic and state (the
+    ``momentum_buffer`` of every parameter), weight decay, dampening, Nesterov
+    and ``maximize`` included: ``optimizer.step()`` costs about 0.2 ms per call
+    in bookkeeping, a sixth of a full-batch epoch at the paper's size. Every
+    other optimizer receives the gradients in ``param.grad`` and steps itself.
     """
     group = optimizer.param_groups[0]
-    lr, momentum = group["lr"], group["momentum"]
+    plain_sgd = (
+        type(optimizer) is torch.optim.SGD
+        and len(optimizer.param_groups) == 1
+        and len(group["params"]) == len(params)
+        and all(p is q for p, q in zip(group["params"], params))
+        and not (group.get("fused") or group.get("differentiable"))
+        and not any(isinstance(group[key], torch.Tensor) for key in _SGD_SETTINGS)
+    )
+    if not plain_sgd:
+        for param, grad in zip(params, grads):
+            param.grad = grad
+        optimizer.step()
+        return
+    lr, momentum, dampening, weight_decay = (group[key] for key in _SGD_SETTINGS)
     for param, grad in zip(params, grads):
+        # The steps of torch.optim.sgd._single_tensor_sgd, in its order.
+        if group["maximize"]:
+            grad = -grad
+        if weight_decay:
+            grad = grad.add(param, alpha=weight_decay)
         if momentum:
             state = optimizer.state[param]
             buffer = state.get("momentum_buffer")
             if buffer is None:
                 buffer = state["momentum_buffer"] = grad.clone()
             else:
-                buffer.mul_(momentum).add_(grad)
-            grad = buffer
+                buffer.mul_(momentum).add_(grad, alpha=1 - dampening)
+            grad = grad.add(buffer, alpha=momentum) if group["nesterov"] else buffer
         param.add_(grad, alpha=-lr)
 
 
 class EpochTrainLoss(Callback):
-    """Record ``train_loss``, the sample-weighted mean of the epoch's batch losses.
+    """Record ``train_loss``, the weighted mean of the epoch's batch losses.
 
-    skorch's ``PassthroughScoring`` does the same through several history
-    look-ups per epoch; with thousands of one-step epochs those dominate.
+    Batches count by their total sample weight, or by their size without
+    sample weights. skorch's ``PassthroughScoring`` does the same through
+    several history look-ups per epoch; with thousands of one-step epochs
+    those dominate.
     """
+
+    def on_batch_end(self, net, batch, training, **kwargs):
+        sample_weight = unpack_batch(batch)[2]
+        if training and sample_weight is not None:
+            net.history.record_batch("train_weight", float(sample_weight.sum()))
 
     def on_epoch_end(self, net, **kwargs):
         epoch = net.history[-1]
@@ -176,8 +205,9 @@ class EpochTrainLoss(Callback):
         if len(batches) == 1:
             loss = batches[0]["train_loss"]
         else:
-            total = sum(batch["train_batch_size"] for batch in batches)
-            loss = sum(b["train_loss"] * b["train_batch_size"] for b in batches) / total
+            key = "train_weight" if "train_weight" in batches[0] else "train_batch_size"
+            total = sum(batch[key] for batch in batches)
+            loss = sum(batch["train_loss"] * batch[key] for batch in batches) / max(total, 1e-300)
         epoch["train_loss"] = loss
 
 

@@ -4,9 +4,12 @@ import numpy as np
 import torch
 from sklearn.utils import assert_all_finite, check_array
 
+#: The floating point types that inputs are kept in; anything else becomes float64.
+FLOAT_DTYPES = (np.float32, np.float64)
+
 
 def check_float_array(X, input_name="X"):
-    """``check_array(X, dtype=[np.float32, np.float64], order="C")``, fast on ready arrays.
+    """``check_array(X, dtype=FLOAT_DTYPES, order="C")``, fast on ready arrays.
 
     A writeable, C-contiguous, non-empty 2-D float32 or float64 ndarray is
     already what ``check_array`` returns; it is only checked for NaN and
@@ -15,7 +18,7 @@ def check_float_array(X, input_name="X"):
     """
     if (
         isinstance(X, np.ndarray)
-        and X.dtype in (np.float32, np.float64)
+        and X.dtype in FLOAT_DTYPES
         and X.ndim == 2
         and X.flags.c_contiguous
         and X.flags.writeable
@@ -26,14 +29,42 @@ def check_float_array(X, input_name="X"):
         if not torch.from_numpy(X).sum().isfinite():
             assert_all_finite(X, input_name=input_name)
         return X
-    return check_array(X, dtype=[np.float32, np.float64], order="C", input_name=input_name)
+    return check_array(X, dtype=FLOAT_DTYPES, order="C", input_name=input_name)
+
+
+def check_n_features(X, n_features, *, name, reference):
+    """Raise a ValueError unless ``X`` has ``n_features`` columns.
+
+    The message reads ``"{name} has 3 features, but {reference} 4 features."``,
+    e.g. with ``reference="the module expects"``.
+    """
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features, but {reference} {n_features} features."
+        )
+
+
+def to_tensor(array, dtype, device):
+    """Return the ndarray ``array`` as a tensor of ``dtype`` on ``device``.
+
+    A writeable array is shared where dtype and device allow; a read-only one
+    (a memory map, joblib's shared inputs, the values of a pandas frame) is
+    copied, since torch can only wrap it with a warning.
+    """
+    tensor = torch.from_numpy(array) if array.flags.writeable else torch.tensor(array)
+    return tensor.to(device=device, dtype=dtype)
+
+
+_DEVICE_TYPES = ("cpu", "cuda")
 
 
 def check_device(device):
     """Return ``device`` as a :class:`torch.device` that exists on this machine.
 
-    Raises a ValueError that names the value, instead of torch's own error, for
-    an unknown device name or a CUDA device that is not there.
+    The estimators run on the CPU and on CUDA devices. Raises a ValueError
+    that names the value, instead of torch's own error, for an unknown device
+    name, another device type (``"mps"``, ``"xla"``, ``"meta"``, ...) or a
+    CUDA device that is not there.
     """
     try:
         device = torch.device(device)
@@ -42,6 +73,11 @@ def check_device(device):
             f"device must name a torch device such as 'cpu', 'cuda' or 'cuda:0'; "
             f"got {device!r}."
         ) from exc
+    if device.type not in _DEVICE_TYPES:
+        raise ValueError(
+            f"device={str(device)!r} is not supported: the estimators run on "
+            "'cpu', 'cuda' or 'cuda:N'."
+        )
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(

@@ -1,15 +1,17 @@
 """The paper's wide two-layer network as a scikit-learn classifier."""
 
+import math
 import numbers
+import warnings
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._network import LOSSES, MarginLoss, TwoLayerNetwork
 from ._skorch import SGD, ClosedFormNet, EpochProgressBar, PlateauScheduler, TensorBatches
@@ -19,6 +21,40 @@ from ._validation import check_device
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 _SEED_BOUND = np.iinfo(np.int32).max
+
+
+class CollapseWarning(ConvergenceWarning):
+    """A fit that predicts a single class on training data of several.
+
+    A :class:`~sklearn.exceptions.ConvergenceWarning`, so that filters of
+    those catch it; its own class lets a caller that knows better (the
+    student of :class:`PerturbationLearningClassifier`, whose training data
+    are tiny perturbations) judge the collapse on other data.
+    """
+
+
+# What a warm start (warm_start=True, partial_fit) does with each parameter.
+# The architecture shapes the weights that carry over, so it must stay as it
+# was (a change raises); so must n_features_in_ and classes_.
+_ARCHITECTURE = ("hidden_dim", "slope", "dtype", "device")
+# The training settings take effect at the next call; a change rebuilds the
+# optimizer and the scheduler around the current weights. (max_epochs is read
+# by every fit; random_state only seeds a new network.)
+_OPTIMIZATION = ("loss", "lr", "momentum", "batch_size", "lr_scheduler", "class_weight", "verbose")
+
+# The convergence rules of the class Notes. An epoch's logistic loss above
+# _EXPLOSION times the first epoch's is a divergence: good fits measured on
+# scikit-learn's real data sets, raw or standardized, peaked at 2.4 times
+# (raw digits), failed ones at 130 to 1500 times.
+_EXPLOSION = 10.0
+# Six cuts by the plateau scheduler's factor 0.1 (a little slack for the
+# rounding of the products) mean the loss stalled for at least 60 epochs; no
+# good fit measured there had a single cut.
+_LR_FLOOR = 1.000001e-6
+_FIX = (
+    "scale the inputs (for example with sklearn.preprocessing.StandardScaler) "
+    "or lower lr (now {lr})."
+)
 
 
 class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
@@ -75,9 +111,12 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         loss, as the authors ran it; None keeps the learning rate constant.
 
     class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the per-sample losses, as in scikit-learn.
-        The unbounded identity loss lets the bias absorb label imbalance;
-        ``"balanced"`` counters it.
+        Weights of the classes in the per-sample losses, as in scikit-learn;
+        they multiply ``sample_weight``. The unbounded identity loss lets the
+        bias absorb label imbalance; ``"balanced"`` (``n_samples / (n_classes
+        * bincount(y))``, samples counted by their weights) counters it.
+        ``partial_fit`` refuses ``"balanced"``, as scikit-learn's
+        ``SGDClassifier`` does: one call's ``y`` cannot estimate it.
 
     dtype : {"float32", "float64"}, default="float32"
         Floating point type of the weights and computations. Inputs of either
@@ -85,8 +124,9 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
 
     device : str, default="cpu"
         Torch device to train and predict on: ``"cpu"``, ``"cuda"`` or
-        ``"cuda:N"``. Results are always numpy arrays, and a model fitted on a
-        GPU loads on a machine without one.
+        ``"cuda:N"``; any other device, or a CUDA device that is not there,
+        is a ValueError at fit. Results are always numpy arrays, and a model
+        fitted on a GPU loads on a machine without one.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights and the mini-batch order. An int makes fits on
@@ -98,7 +138,18 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
 
     warm_start : bool, default=False
         When true, ``fit`` continues from the weights of the previous fit instead
-        of starting from the initial weights.
+        of starting from the initial weights, as ``partial_fit`` always does.
+        As with ``MLPClassifier``'s warm start, changed training settings
+        (``loss``, ``lr``, ``momentum``, ``batch_size``, ``lr_scheduler``,
+        ``class_weight``, ``max_epochs``, ``verbose``) take effect at the next
+        call, here at the next ``partial_fit`` too: while they stay the same,
+        the optimizer's momentum and the scheduler's state carry over (two
+        warm fits of 5 epochs equal one of 10); a changed one rebuilds the
+        optimizer and the scheduler around the current weights.
+        The architecture (``hidden_dim``, ``slope``, ``dtype``, ``device``,
+        the number of features and the classes) cannot change under weights
+        that exist: a warm ``fit`` or ``partial_fit`` after such a change
+        raises a ValueError; fit with ``warm_start=False`` to start afresh.
 
     Attributes
     ----------
@@ -108,6 +159,14 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
     net_ : ClosedFormNet
         The fitted :class:`skorch.NeuralNet`; ``net_.history`` holds the
         training loss of every epoch.
+
+    n_iter_ : int
+        Number of epochs trained, warm starts and ``partial_fit`` calls
+        included, as ``MLPClassifier``'s.
+
+    loss_curve_ : list of float
+        Training loss of every epoch (the weighted mean over the samples, as
+        the loss is minimised), as ``MLPClassifier``'s.
 
     module_ : TwoLayerNetwork
         The fitted torch module. With two classes ``module_(X)`` returns the
@@ -131,6 +190,31 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
     margin: monotone in the decision function, but not a calibrated
     probability, since that loss has no probabilistic reading.
 
+    A fit that goes wrong says so, in scikit-learn's manner; most often the
+    cause is unscaled inputs or too large a learning rate, and every message
+    names both fixes:
+
+    - the weights or the loss become NaN or infinite: ``fit`` and
+      ``partial_fit`` raise a ValueError (as ``MLPClassifier`` does), and the
+      model's ``predict``, ``predict_proba`` and ``decision_function`` raise
+      one too rather than return a class;
+    - a :class:`~sklearn.exceptions.ConvergenceWarning` ("did not converge")
+      when, under the logistic loss, an epoch's training loss exceeds 10
+      times the first epoch's (the loss exploded), or when the plateau
+      scheduler has cut the learning rate to 1e-6 of ``lr`` or below (six
+      cuts, each after 10 epochs without progress; ``ReduceLROnPlateau``
+      stops cutting near 1e-8, so this needs ``lr`` of at least 0.01);
+    - a :class:`~sklearn_pertlearn.classifier.CollapseWarning`, a
+      ``ConvergenceWarning``, when the fitted network predicts a single class
+      on all the training samples of a ``y`` with several.
+
+    ``partial_fit`` checks the first rule only; ``max_epochs=0`` none.
+
+    Sample weights multiply the per-sample losses, together with
+    ``class_weight``, and the loss is their weighted mean
+    ``sum(w * loss) / sum(w)``: with full-batch training, an integer weight k
+    is exactly k copies of the sample and weights of 0 remove it.
+
     Examples
     --------
     >>> from sklearn.datasets import make_classification
@@ -141,6 +225,18 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
     (3,)
     >>> float(clf.score(X, y)) > 0.9
     True
+    >>> clf.n_iter_, len(clf.loss_curve_)
+    (50, 50)
+    >>> clf.predict_log_proba(X[:1]).shape
+    (1, 2)
+
+    Sample weights, and a warm start that takes a new learning rate:
+
+    >>> weights = (y == 1) + 0.5
+    >>> clf = WideTwoLayerNetClassifier(max_epochs=20, warm_start=True, random_state=0)
+    >>> clf = clf.fit(X, y, sample_weight=weights)
+    >>> clf.set_params(lr=0.01).fit(X, y, sample_weight=weights).n_iter_
+    40
     """
 
     _parameter_constraints = {
@@ -201,8 +297,13 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
 
     @limit_threads(classifier_step_work)
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network on ``(X, y)``.
+
+        With ``warm_start=True`` and a previous fit, training continues from
+        its weights (see ``warm_start``). A fit that ends diverged or
+        collapsed warns with a :class:`~sklearn.exceptions.ConvergenceWarning`
+        (see Notes of the class).
 
         Parameters
         ----------
@@ -210,31 +311,44 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             Training data.
         y : array-like of shape (n_samples,)
             Class labels; at least two classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples in the loss, together with
+            ``class_weight``. None gives every sample weight 1.
 
         Returns
         -------
         self : WideTwoLayerNetClassifier
             The fitted classifier.
+
+        Raises
+        ------
+        ValueError
+            If the weights become non-finite during training (diverged).
         """
         keep = self.warm_start and hasattr(self, "net_")
         X, y = validate_data(self, X, y, reset=not keep, dtype=(np.float32, np.float64))
         check_classification_targets(y)
+        sample_weight = self._check_sample_weight(sample_weight, X)
         classes, y_index = np.unique(y, return_inverse=True)
-        if keep and not np.array_equal(classes, self.classes_):
-            raise ValueError(
-                f"warm_start=True needs the classes of the previous fit "
-                f"{self.classes_.tolist()}, got {classes.tolist()}."
-            )
+        if keep:
+            if not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"warm_start=True needs the classes of the previous fit "
+                    f"{self.classes_.tolist()}, got {classes.tolist()}."
+                )
+            self._check_architecture("warm_start=True")
         self.classes_ = classes
-        self._check_n_classes()
-        if not keep:
-            self._initialize_net(y_index)
-        self._run_epochs(X, y_index, self.max_epochs)
+        self._check_n_classes(y_index, sample_weight)
+        self._prepare_net(fresh=not keep)
+        class_weight = self._class_weight(y_index, sample_weight)
+        losses = self._run_epochs(X, y_index, sample_weight, class_weight, self.max_epochs)
+        if losses:
+            self._warn_if_not_converged(X, y_index, losses)
         return self
 
     @limit_threads(classifier_step_work)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch, starting from the current weights.
 
         Parameters
@@ -246,25 +360,47 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         classes : array-like of shape (n_classes,), default=None
             All the classes; required on the first call, as ``y`` of one call
             need not show every class.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples in the loss, together with
+            ``class_weight``. None gives every sample weight 1.
 
         Returns
         -------
         self : WideTwoLayerNetClassifier
             The updated classifier.
+
+        Raises
+        ------
+        ValueError
+            With ``class_weight="balanced"``, which one call's ``y`` cannot
+            estimate, and if the weights become non-finite (diverged).
         """
+        if self.class_weight == "balanced":
+            # The wording of scikit-learn's SGDClassifier.partial_fit.
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit. In order "
+                "to use 'balanced' weights, use compute_class_weight('balanced', "
+                "classes=classes, y=y). In place of y you can use a large enough "
+                "sample of the full training set target to properly estimate the "
+                "class frequency distributions. Pass the resulting weights as the "
+                "class_weight parameter."
+            )
         first_call = not hasattr(self, "net_")
         X, y = validate_data(self, X, y, reset=first_call, dtype=(np.float32, np.float64))
         check_classification_targets(y)
+        sample_weight = self._check_sample_weight(sample_weight, X)
         if first_call:
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
             self.classes_ = np.unique(classes)
             self._check_n_classes()
-        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(
-                f"classes={np.unique(classes).tolist()} differs from the classes of "
-                f"the previous calls {self.classes_.tolist()}."
-            )
+        else:
+            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(
+                    f"classes={np.unique(classes).tolist()} differs from the classes of "
+                    f"the previous calls {self.classes_.tolist()}."
+                )
+            self._check_architecture("partial_fit")
         unknown = np.setdiff1d(y, self.classes_)
         if unknown.size:
             raise ValueError(
@@ -272,51 +408,92 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
                 f"classes_={self.classes_.tolist()}."
             )
         y_index = np.searchsorted(self.classes_, y)
-        if first_call:
-            self._initialize_net(y_index)
-        self._run_epochs(X, y_index, 1)
+        self._prepare_net(fresh=first_call)
+        class_weight = self._class_weight(y_index, sample_weight)
+        self._run_epochs(X, y_index, sample_weight, class_weight, 1)
         return self
 
-    def _check_n_classes(self):
+    def _check_sample_weight(self, sample_weight, X):
+        if sample_weight is None:
+            return None
+        return _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+
+    def _check_n_classes(self, y_index=None, sample_weight=None):
+        """At least two classes, and two with positive total weight in ``y_index``."""
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes, but "
                 f"the data contains only one class: {self.classes_[0]!r}."
             )
+        if sample_weight is not None:
+            weighted = np.bincount(y_index, sample_weight, len(self.classes_)) > 0
+            if weighted.sum() < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes with "
+                    f"non-zero sample_weight, but only class "
+                    f"{self.classes_[weighted].tolist()[0]!r} has any weight."
+                )
 
-    def _initialize_net(self, y_index):
-        """Build ``net_`` with freshly initialised weights."""
+    def _check_architecture(self, caller):
+        """Raise if a parameter of ``_ARCHITECTURE`` changed since the network was built."""
+        changed = {
+            name: (value, getattr(self, name))
+            for name, value in self._architecture_.items()
+            if getattr(self, name) != value
+        }
+        if changed:
+            described = ", ".join(
+                f"{name} from {old!r} to {new!r}" for name, (old, new) in changed.items()
+            )
+            raise ValueError(
+                f"{caller} continues the network of the previous fit, but "
+                f"{type(self).__name__} changed {described}, which the fitted "
+                "weights cannot follow. Fit with warm_start=False to train a new "
+                "network, or restore the previous values."
+            )
+
+    def _prepare_net(self, fresh):
+        """Build ``net_``, or rebuild it from its weights when a training setting changed.
+
+        The optimizer's state (momentum) and the scheduler's carry over from
+        one call to the next only while every setting of ``_OPTIMIZATION``
+        stays the same.
+        """
+        settings = {name: getattr(self, name) for name in _OPTIMIZATION}
+        if fresh:
+            self.net_ = self._build_net()
+            self._architecture_ = {name: getattr(self, name) for name in _ARCHITECTURE}
+            self.n_iter_ = 0
+            self.loss_curve_ = []
+        elif settings != self._optimization_:
+            self.net_ = self._build_net(previous=self.net_)
+        self._optimization_ = settings
+
+    def _build_net(self, previous=None):
+        """A new ``net_`` with the current settings.
+
+        Its weights are fresh from ``random_state``, or those of the net
+        ``previous`` (whose history it continues) when given.
+        """
         device = check_device(self.device)
         rng = check_random_state(self.random_state)
         init_seed, shuffle_seed = rng.randint(_SEED_BOUND, size=2)
         n_classes = len(self.classes_)
-        dtype = _DTYPES[self.dtype]
-        class_weight = None
-        if self.class_weight is not None:
-            class_weight = torch.as_tensor(
-                compute_class_weight(
-                    self.class_weight, classes=np.arange(n_classes), y=y_index
-                )
-                if self.class_weight == "balanced"
-                else self._class_weight_from_dict(),
-                dtype=dtype,
-            )
         callbacks = []
         if self.lr_scheduler == "plateau":
             callbacks.append(("lr_scheduler", PlateauScheduler()))
         if self.verbose:
             callbacks.append(("progress_bar", EpochProgressBar()))
-        self.net_ = ClosedFormNet(
+        net = ClosedFormNet(
             module=TwoLayerNetwork,
             module__n_features=self.n_features_in_,
             module__hidden_dim=self.hidden_dim,
             module__n_outputs=1 if n_classes == 2 else n_classes,
             module__slope=self.slope,
             module__seed=int(init_seed),
-            module__dtype=dtype,
+            module__dtype=_DTYPES[self.dtype],
             criterion=MarginLoss,
             criterion__loss=self.loss,
-            criterion__class_weight=class_weight,
             optimizer=SGD,
             optimizer__momentum=self.momentum,
             lr=self.lr,
@@ -331,6 +508,29 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             device=str(device),
             verbose=0,
         ).initialize()
+        if previous is not None:
+            net.module_.load_state_dict(previous.module_.state_dict())
+            net.history = previous.history
+            net.iterator_train__seed = previous.iterator_train__seed
+        return net
+
+    def _class_weight(self, y_index, sample_weight):
+        """The weight of every class, as a tensor for the loss, or None."""
+        if self.class_weight is None:
+            return None
+        n_classes = len(self.classes_)
+        if self.class_weight == "balanced":
+            # scikit-learn's n_samples / (n_classes * bincount(y)), with the
+            # samples counted by their weights; a class without weight has no
+            # sample to weigh.
+            counts = np.bincount(y_index, sample_weight, n_classes)
+            weights = np.divide(
+                counts.sum(), n_classes * counts, out=np.zeros(n_classes), where=counts > 0
+            )
+        else:
+            weights = self._class_weight_from_dict()
+        module = self.net_.module_
+        return torch.as_tensor(weights, dtype=module.weight.dtype, device=module.weight.device)
 
     def _class_weight_from_dict(self):
         unknown = set(self.class_weight) - set(self.classes_.tolist())
@@ -348,15 +548,92 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         X = np.require(X, dtype=_NUMPY_DTYPES[weight.dtype], requirements="W")
         return torch.from_numpy(X).to(weight.device)
 
-    def _run_epochs(self, X, y_index, n_epochs):
+    def _run_epochs(self, X, y_index, sample_weight, class_weight, n_epochs):
+        """Train ``n_epochs`` epochs; return their training losses."""
         net = self.net_
         # A new shuffling seed per call, so that successive partial_fit calls
         # do not replay the same mini-batch order.
         # (Plain attributes: skorch's set_params would re-initialise the module.)
         net.iterator_train__seed = (net.iterator_train__seed + len(net.history)) % _SEED_BOUND
         net.max_epochs = n_epochs
+        net.criterion_.class_weight = class_weight
+        inputs = self._to_tensor(X)
+        if sample_weight is not None:
+            # skorch's way to hand sample weights to the training step: a dict
+            # as X, batched row by row with the inputs.
+            inputs = {"X": inputs, "sample_weight": self._to_tensor(sample_weight)}
         y_tensor = torch.as_tensor(y_index, dtype=torch.long, device=net.module_.weight.device)
-        net.partial_fit(self._to_tensor(X), y_tensor)
+        start = len(net.history)
+        net.partial_fit(inputs, y_tensor)
+        losses = [epoch["train_loss"] for epoch in net.history[start:]]
+        self.n_iter_ += len(losses)
+        self.loss_curve_.extend(losses)
+        self._raise_if_diverged(losses)
+        return losses
+
+    def _raise_if_diverged(self, losses):
+        module = self.net_.module_
+        finite = all(math.isfinite(loss) for loss in losses)
+        if finite and torch.isfinite(module.weight).all() and torch.isfinite(module.bias).all():
+            return
+        epoch = self.n_iter_ - len(losses) + next(
+            (k for k, loss in enumerate(losses, 1) if not math.isfinite(loss)), len(losses)
+        )
+        raise ValueError(
+            f"{type(self).__name__}'s training diverged: its loss and weights became "
+            f"non-finite (NaN or infinity) by epoch {epoch}, so the fitted network "
+            f"predicts nothing. The steps were too large for the scale of the "
+            f"inputs: {_FIX.format(lr=self.lr)}"
+        )
+
+    def _warn_if_not_converged(self, X, y_index, losses):
+        """Warn when a fit ended diverged or collapsed; the rules are in the class Notes."""
+        fix = f"Most often the inputs are not scaled or lr is too large: {_FIX.format(lr=self.lr)}"
+        symptoms = []
+        if self.loss == "logistic" and max(losses) > _EXPLOSION * losses[0]:
+            peak = int(np.argmax(losses))
+            symptoms.append(
+                f"the loss exploded from {losses[0]:.3g} to {losses[peak]:.3g} "
+                f"(epoch {self.n_iter_ - len(losses) + peak + 1})"
+            )
+        final_lr = self.net_.optimizer_.param_groups[0]["lr"]
+        if self.lr_scheduler is not None and final_lr <= _LR_FLOOR * self.lr:
+            symptoms.append(
+                f"the plateau scheduler cut the learning rate from {self.lr:.3g} to "
+                f"{final_lr:.3g} because the loss stopped falling (at {losses[-1]:.3g})"
+            )
+        if symptoms:
+            warnings.warn(
+                f"{type(self).__name__} did not converge: {'; '.join(symptoms)}. {fix}",
+                ConvergenceWarning,
+            )
+        predicted = np.unique(self._predict_index(self._to_tensor(X)))
+        if len(predicted) == 1 and len(np.unique(y_index)) > 1:
+            warnings.warn(
+                f"{type(self).__name__} collapsed: it predicts the single class "
+                f"{self.classes_.tolist()[predicted[0]]!r} on all {len(y_index)} "
+                f"training samples. {fix}",
+                CollapseWarning,
+            )
+
+    def _decision(self, X_tensor):
+        """f on a tensor, as a numpy array; refuses non-finite outputs."""
+        with torch.no_grad():
+            decision = self.net_.forward(X_tensor).numpy()
+        if not np.isfinite(decision).all():
+            raise ValueError(
+                f"{type(self).__name__}'s outputs are not finite (NaN or infinity), "
+                "so no class can be predicted: the fitted weights are not finite "
+                "(training diverged) or the inputs are too large for its dtype "
+                f"{self.dtype!r}."
+            )
+        return decision
+
+    def _predict_index(self, X_tensor):
+        decision = self._decision(X_tensor)
+        if decision.ndim == 1:
+            return (decision > 0).astype(int)
+        return decision.argmax(axis=1)
 
     @limit_threads(classifier_work)
     def decision_function(self, X):
@@ -372,11 +649,20 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         decision : ndarray of shape (n_samples,) or (n_samples, n_classes)
             Margins for two classes (positive means ``classes_[1]``), logits in
             the order of ``classes_`` for more.
+
+        Raises
+        ------
+        ValueError
+            If the outputs are not finite, as after a diverged fit.
         """
         check_is_fitted(self, "net_")
         X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
-        with torch.no_grad():
-            return self.net_.forward(self._to_tensor(X)).numpy()
+        return self._decision(self._to_tensor(X))
+
+    def _decision64(self, X):
+        # float64 keeps large margins from rounding to exactly 0 or 1, which
+        # would break the ranking agreement with decision_function.
+        return torch.from_numpy(self.decision_function(X).astype(np.float64))
 
     def predict_proba(self, X):
         """Return the sigmoid (two classes) or softmax (K classes) of f(x).
@@ -394,13 +680,32 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Scores in the order of ``classes_``; each row sums to 1.
         """
-        # float64 keeps large margins from rounding to exactly 0 or 1, which
-        # would break the ranking agreement with decision_function.
-        decision = torch.from_numpy(self.decision_function(X).astype(np.float64))
+        decision = self._decision64(X)
         if decision.dim() == 1:
-            positive = torch.sigmoid(decision)
-            return torch.stack([torch.sigmoid(-decision), positive], dim=1).numpy()
+            return torch.stack([torch.sigmoid(-decision), torch.sigmoid(decision)], 1).numpy()
         return torch.softmax(decision, dim=1).numpy()
+
+    def predict_log_proba(self, X):
+        """Return the logarithm of :meth:`predict_proba`.
+
+        Computed as the log-sigmoid (log-softmax) of f(x), which stays finite
+        where the probabilities round to 0.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-scores in the order of ``classes_``.
+        """
+        decision = self._decision64(X)
+        if decision.dim() == 1:
+            log_sigmoid = torch.nn.functional.logsigmoid
+            return torch.stack([log_sigmoid(-decision), log_sigmoid(decision)], 1).numpy()
+        return torch.log_softmax(decision, dim=1).numpy()
 
     def predict(self, X):
         """Return the predicted class of every sample.
@@ -414,13 +719,19 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
+
+        Raises
+        ------
+        ValueError
+            If the outputs are not finite, as after a diverged fit.
         """
-        decision = self.decision_function(X)
-        if decision.ndim == 1:
-            return self.classes_[(decision > 0).astype(int)]
-        return self.classes_[decision.argmax(axis=1)]
+        check_is_fitted(self, "net_")
+        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        return self.classes_[self._predict_index(self._to_tensor(X))]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.non_deterministic = self.device != "cpu"
+        # Bit-for-bit repeatable on the CPU only; the device is a name
+        # ("cpu", "cpu:0") or a torch.device, validated later in fit.
+        tags.non_deterministic = str(self.device).split(":")[0] != "cpu"
         return tags

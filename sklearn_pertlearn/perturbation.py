@@ -29,12 +29,9 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 
+from ._choices import BASES, NORMS, TARGET_STRATEGIES
 from ._threads import attack_work, limit_threads
-from ._validation import check_float_array
-
-NORMS = ("l2", "linf")
-TARGET_STRATEGIES = ("balanced", "random", "random_other", "shift")
-BASES = ("none", "data", "uniform")
+from ._validation import check_float_array, check_n_features, to_tensor
 
 _ATTACK_CONSTRAINTS = {
     "epsilon": [Interval(Real, 0, None, closed="left")],
@@ -76,6 +73,21 @@ def _check_clip(clip):
             f"clip must be a pair (low, high) with low < high, got {clip!r}."
         )
     return float(clip[0]), float(clip[1])
+
+
+def _check_finite(array, what, epsilon):
+    """Return ``array``, or raise a ValueError that says why it is not finite."""
+    # A finite sum proves every entry finite; a sum that overflows does not
+    # prove the opposite.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(array.sum()) or np.isfinite(array).all():
+            return array
+    raise ValueError(
+        f"The {what} are not finite (NaN or infinity), so nothing can learn from "
+        f"them: either epsilon={epsilon:.3g} overflows the {array.dtype} range, or "
+        "the attacked network's weights or outputs are not finite (a diverged "
+        "fit). Use a smaller epsilon, float64, or refit the network on scaled inputs."
+    )
 
 
 def _margin_score_gradient(target, dtype):
@@ -135,13 +147,6 @@ def _step(direction, norm, length):
         return direction.sign_().mul_(length)
     row_norm = torch.linalg.vector_norm(direction, dim=1, keepdim=True)
     return direction.mul_(length / row_norm.clamp_min(torch.finfo(direction.dtype).tiny))
-
-
-def _as_tensor(array, dtype, device):
-    # Share the memory of writeable arrays; copy read-only ones (memory maps),
-    # which torch cannot wrap.
-    tensor = torch.from_numpy(array) if array.flags.writeable else torch.tensor(array)
-    return tensor.to(device=device, dtype=dtype)
 
 
 def _project(delta, epsilon, norm):
@@ -269,19 +274,16 @@ def targeted_perturbation(
 def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_size):
     """:func:`targeted_perturbation` on input that ``_check_attack_input`` passed."""
     dtype, device = _module_dtype_and_device(module)
-    n_features = getattr(module, "n_features", X.shape[1])
-    if X.shape[1] != n_features:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but the module expects "
-            f"{n_features} features as input."
-        )
+    check_n_features(
+        X, getattr(module, "n_features", X.shape[1]), name="X", reference="the module expects"
+    )
     if step_size is None:
         step_size = 2.5 * epsilon / steps
 
     n_outputs = getattr(module, "n_outputs", None)
     if n_outputs is None:
         with torch.no_grad():
-            probe = module(_as_tensor(X[:1], dtype, device))
+            probe = module(to_tensor(X[:1], dtype, device))
         n_outputs = 1 if probe.dim() == 1 else probe.shape[1]
     margins = n_outputs == 1
     n_classes = 2 if margins else n_outputs
@@ -293,8 +295,8 @@ def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_
 
     batches = []
     for start in range(0, X.shape[0], batch_size):
-        x = _as_tensor(X[start : start + batch_size], dtype, device)
-        t = _as_tensor(target[start : start + batch_size], torch.int64, device)
+        x = to_tensor(X[start : start + batch_size], dtype, device)
+        t = to_tensor(target[start : start + batch_size], torch.int64, device)
         # From delta = 0 the first step, projected, is min(step_size,
         # epsilon) long: with the default step size that is the paper's
         # perturbation, exactly epsilon long.
@@ -309,6 +311,8 @@ def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_
                 delta = (x + delta).clamp_(*clip).sub_(x)
         batches.append(delta.cpu())
     perturbation = batches[0] if len(batches) == 1 else torch.cat(batches)
+    # Checked in the network's dtype, which is where an epsilon overflows.
+    _check_finite(perturbation.numpy(), "perturbations", epsilon)
     return perturbation.numpy().astype(X.dtype, copy=False)
 
 
@@ -409,7 +413,7 @@ def _adversarial_examples(module, X, target, *, base, random_state, **attack):
     perturbation = _perturb(module, X, target, **attack)
     if base == "none":
         return perturbation
-    return X + perturbation
+    return _check_finite(X + perturbation, "adversarial examples x + r", attack["epsilon"])
 
 
 @validate_params(

@@ -1,6 +1,9 @@
 """Perturbation learning as one classifier: f, the adversarial data, and g."""
 
 import os
+import time
+import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import (
@@ -10,13 +13,21 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    check_memory,
+    has_fit_parameter,
+    validate_data,
+)
 
-from .classifier import WideTwoLayerNetClassifier
+from ._validation import FLOAT_DTYPES
+from .classifier import CollapseWarning, WideTwoLayerNetClassifier
 from .transformer import AdversarialPerturbationTransformer
 
 _ATTACK_PARAMETERS = (
@@ -29,15 +40,44 @@ _ATTACK_PARAMETERS = (
     "clip",
     "batch_size",
 )
-_FLOATS = (np.float32, np.float64)
 _MAX_SEED = np.iinfo(np.int32).max
 
 
-def _fit_source(estimator, X, y):
+def _fit_source(estimator, X, y, sample_weight=None):
     # Module level so that joblib.Memory can cache it: the key is the
     # (unfitted, seeded) estimator and the data, which a grid over the attack
     # parameters leaves unchanged.
-    return estimator.fit(X, y)
+    return estimator.fit(X, y, **_weights(sample_weight))
+
+
+def _weights(sample_weight):
+    # Estimators without sample_weight are fine as long as none is given.
+    return {} if sample_weight is None else {"sample_weight": sample_weight}
+
+
+@contextmanager
+def _in_context(role, ignore=()):
+    """Name ``role`` in the warnings and value errors of the fit of f or g.
+
+    ConvergenceWarnings and ValueErrors get ``role`` in front of their
+    message; warnings of the categories ``ignore`` are dropped; other
+    warnings pass unchanged.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except ValueError as exc:
+            raise ValueError(f"{role}: {exc}") from exc
+    for warning in caught:
+        if issubclass(warning.category, ignore):
+            continue
+        if issubclass(warning.category, ConvergenceWarning):
+            warnings.warn(f"{role}: {warning.message}", warning.category, stacklevel=3)
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
 
 
 def _reseed(estimator, rng):
@@ -48,6 +88,17 @@ def _reseed(estimator, rng):
         if key == "random_state" or key.endswith("__random_state")
     )
     return estimator.set_params(**{key: rng.randint(_MAX_SEED) for key in keys})
+
+
+def _student_role(epsilon, norm, X):
+    """Who g is, for its warnings and errors, with a hint at ``epsilon``."""
+    row_norm = np.median(np.linalg.norm(X, ord=2 if norm == "l2" else np.inf, axis=1))
+    return (
+        f"The student g (fitted on adversarial examples of epsilon={epsilon:.3g}, "
+        f"not on the clean data, whose rows have a median {norm} norm of "
+        f"{row_norm:.3g}: an epsilon far from that scale, or 0, can leave g "
+        f"nothing to learn from)"
+    )
 
 
 def _student_has(attribute):
@@ -134,6 +185,11 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
     store_adversarial : bool, default=False
         Keep the adversarial data set as ``X_adv_`` and ``y_adv_``.
 
+    verbose : int, default=0
+        1 or more prints a line when the fit of f, the attack and the fit of
+        g start and end, with their times, and passes ``verbose`` on to f and
+        g when they take it.
+
     random_state : int, RandomState instance or None, default=None
         Draws the seeds of f and g (overriding any ``random_state`` they were
         given, so that g starts from an initialisation independent of f's, as
@@ -171,6 +227,25 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
     sklearn_pertlearn.metrics.agreement_scorer : Agreement of f and g, as a
         scorer.
 
+    Notes
+    -----
+    Warnings and errors of the fits of f and g start with which of the two
+    they come from; g's also give ``epsilon`` and the median norm of the
+    rows of ``X``, since an epsilon far from the scale of the data is the
+    usual reason why g fails. Adversarial examples that are not finite are a
+    ValueError. g is judged on the clean data: a
+    :class:`~sklearn.exceptions.ConvergenceWarning` when it predicts a
+    single class on them, or agrees with f on no more than the chance
+    fraction ``1 / n_classes`` of them. (Its own fit on the adversarial
+    examples may predict one class on those, which in scenario a, where they
+    are epsilon short, is no failure: that warning is dropped.)
+
+    The target labels are balanced over the rows, not over their weights:
+    under the identity loss in scenario a, where the bias of g weighs most,
+    strongly unequal weights can unbalance the targets enough for g to
+    collapse to one class (measured with weights 0, 1, 2 in turn; weights
+    drawn from [0.5, 1.5] keep g at 0.98), which the warning above reports.
+
     References
     ----------
     S. Kumano, H. Kera and T. Yamasaki, "Wide Two-Layer Networks can Learn
@@ -188,6 +263,13 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
     >>> clf = PerturbationLearningClassifier(net, epsilon=0.01, random_state=0)
     >>> clf.fit(X, y).score(X, y) > 0.9
     True
+
+    Sample weights count for f and, row by row, for g:
+
+    >>> import numpy as np
+    >>> weights = np.random.RandomState(0).uniform(0.5, 1.5, size=len(y))
+    >>> clf.fit(X, y, sample_weight=weights).score(X, y) > 0.9
+    True
     """
 
     _parameter_constraints = {
@@ -199,6 +281,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         },
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "store_adversarial": ["boolean"],
+        "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
 
@@ -217,6 +300,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         batch_size=8192,
         memory=None,
         store_adversarial=False,
+        verbose=0,
         random_state=None,
     ):
         self.estimator = estimator
@@ -231,14 +315,18 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         self.batch_size = batch_size
         self.memory = memory
         self.store_adversarial = store_adversarial
+        self.verbose = verbose
         self.random_state = random_state
 
     @_fit_context(
         # estimator and student are validated when they are fitted.
         prefer_skip_nested_validation=False
     )
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train f on ``(X, y)``, attack it, and train g on the attack alone.
+
+        Warnings and errors of the two fits say whether they come from f or
+        from g: a student that fails to learn hints at ``epsilon``.
 
         Parameters
         ----------
@@ -246,31 +334,48 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
             Clean training data.
         y : array-like of shape (n_samples,)
             Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples, for the fit of f and, since
+            every sample gives one adversarial example, for the fit of g. f and
+            g must then accept ``sample_weight`` in ``fit``.
 
         Returns
         -------
         self : object
             The fitted classifier.
         """
-        X, y = validate_data(self, X, y, dtype=_FLOATS)
+        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES)
         check_classification_targets(y)
         rng = check_random_state(self.random_state)
         estimator = WideTwoLayerNetClassifier() if self.estimator is None else self.estimator
-        source = _reseed(clone(estimator), rng)
-        student = _reseed(clone(estimator if self.student is None else self.student), rng)
+        source = self._prepare(clone(estimator), rng, sample_weight, "estimator")
+        student = self._prepare(
+            clone(estimator if self.student is None else self.student),
+            rng,
+            sample_weight,
+            "estimator" if self.student is None else "student",
+        )
         attack_seed = rng.randint(_MAX_SEED)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            )
 
         # check_memory takes a str, not a path object.
         memory = os.fspath(self.memory) if isinstance(self.memory, os.PathLike) else self.memory
         fit_source = check_memory(memory).cache(_fit_source)
-        self.source_estimator_ = fit_source(source, X, y)
+        with self._step(1, "fitting f on the clean data"), _in_context(
+            "The source network f (fitted on the clean data)"
+        ):
+            self.source_estimator_ = fit_source(source, X, y, sample_weight)
         attack = AdversarialPerturbationTransformer(
             self.source_estimator_,
             prefit=True,
             random_state=attack_seed,
             **{name: getattr(self, name) for name in _ATTACK_PARAMETERS},
         )
-        X_adv, y_adv = attack.fit_resample(X, y)
+        with self._step(2, "attacking f"):
+            X_adv, y_adv = attack.fit_resample(X, y)
         self.classes_ = attack.classes_
         drawn = np.unique(y_adv)
         if len(drawn) < len(self.classes_):
@@ -279,14 +384,67 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
                 f"{self.classes_.tolist()}, so g could not learn the others; use "
                 "targets='balanced' or more samples."
             )
-        self.estimator_ = student.fit(X_adv, y_adv)
+        student_role = _student_role(self.epsilon, self.norm, X)
+        # In scenario a the adversarial examples are epsilon short, so g can
+        # predict one class on them and still classify the clean data: its
+        # collapse is judged on the clean data instead.
+        with self._step(3, "fitting g on the adversarial data"), _in_context(
+            student_role, ignore=CollapseWarning
+        ):
+            self.estimator_ = student.fit(X_adv, y_adv, **_weights(sample_weight))
+        self._warn_if_student_failed(X, y, student_role)
         if self.store_adversarial:
             self.X_adv_, self.y_adv_ = X_adv, y_adv
         return self
 
+    def _warn_if_student_failed(self, X, y, role):
+        """Warn when g predicts one class, or agrees with f no better than chance, on X."""
+        predicted = self.estimator_.predict(X)
+        n_classes = len(self.classes_)
+        if len(np.unique(predicted)) == 1 and len(np.unique(y)) > 1:
+            warnings.warn(
+                f"{role}: g collapsed: it predicts the single class "
+                f"{predicted.tolist()[0]!r} on all {len(y)} clean training samples.",
+                CollapseWarning,
+            )
+            return
+        agreement = np.mean(predicted == self.source_estimator_.predict(X))
+        if agreement <= 1 / n_classes:
+            warnings.warn(
+                f"{role}: g learned nothing of f: they agree on {agreement:.1%} of the "
+                f"clean training samples, no better than chance (1/{n_classes}).",
+                ConvergenceWarning,
+            )
+
+    def _prepare(self, estimator, rng, sample_weight, name):
+        """Seed ``estimator`` from ``rng`` and hand it ``verbose``; check it takes the weights."""
+        if sample_weight is not None and not has_fit_parameter(estimator, "sample_weight"):
+            raise ValueError(
+                f"sample_weight was given, but {name}={type(estimator).__name__} "
+                "does not accept sample_weight in fit."
+            )
+        if self.verbose and "verbose" in estimator.get_params(deep=False):
+            estimator.set_params(verbose=self.verbose)
+        return _reseed(estimator, rng)
+
+    @contextmanager
+    def _step(self, number, what):
+        """Print the start and the end of step ``number`` of 3 when verbose."""
+        if not self.verbose:
+            yield
+            return
+        name = type(self).__name__
+        print(f"[{name}] (step {number} of 3) {what}", flush=True)
+        start = time.perf_counter()
+        yield
+        print(
+            f"[{name}] (step {number} of 3) {what}, total={time.perf_counter() - start:6.1f}s",
+            flush=True,
+        )
+
     def _validate_for_student(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=_FLOATS)
+        return validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
 
     def predict(self, X):
         """Predict classes with g.

@@ -36,8 +36,15 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._network import leaky_relu_derivative_
 from ._threads import grid_work, kernel_work, lazy_regime_work, limit_threads
-from ._validation import check_device, check_float_array
+from ._validation import (
+    FLOAT_DTYPES,
+    check_device,
+    check_float_array,
+    check_n_features,
+    to_tensor,
+)
 
 __all__ = [
     "LazyRegimeClassifier",
@@ -58,16 +65,17 @@ _SLOPE = [Interval(Real, 0, 1, closed="left")]
 _DEVICE = [str, torch.device]
 
 
-def _check_features(X, name="X"):
-    return check_float_array(X, name)
+def _check_like(A, X, name, *, same_shape=False):
+    """Validate ``A`` as points in the space of the validated ``X``.
 
-
-def _check_same_features(X, Z, name):
-    if Z.shape[1] != X.shape[1]:
-        raise ValueError(
-            f"{name} has {Z.shape[1]} features, but X has {X.shape[1]} features; "
-            "they must match."
-        )
+    They must have the features of ``X``, and with ``same_shape`` one row per
+    row of ``X`` (perturbations or adversarial examples of ``X``).
+    """
+    A = check_float_array(A, name)
+    if same_shape and A.shape != X.shape:
+        raise ValueError(f"{name} must have the shape of X, {X.shape}; got {A.shape}.")
+    check_n_features(A, X.shape[1], name=name, reference="X has")
+    return A
 
 
 def _check_signed_labels(y, X):
@@ -87,7 +95,7 @@ def _to_tensors(arrays, device):
     """Move arrays to ``device`` in one dtype: float64 if any is float64."""
     wide = any(a.dtype == np.float64 for a in arrays)
     dtype = torch.float64 if wide else torch.float32
-    return [torch.as_tensor(a, dtype=dtype, device=device) for a in arrays]
+    return [to_tensor(a, dtype, device) for a in arrays]
 
 
 def _to_numpy(tensor):
@@ -193,9 +201,7 @@ def _monte_carlo_phi_blocks(X, Z, slope, n_draws, random_state):
     )
 
     def derivative(A):
-        # sigma' is 1 above zero and slope below, as in the network.
-        positive = torch.addmm(bias, A, weight.T) > 0
-        return positive.to(A.dtype).mul_(1.0 - slope).add_(slope)
+        return leaky_relu_derivative_(torch.addmm(bias, A, weight.T), slope)
 
     x_derivative = derivative(X)
     step = max(1, _BLOCK_ELEMENTS // max(n_draws, X.shape[0]))
@@ -347,13 +353,12 @@ def phi_kernel(
         caller_name="phi_kernel",
     )
     device = check_device(device)
-    X = _check_features(X)
+    X = check_float_array(X)
     if Z is None:
         (X_t,) = _to_tensors([X], device)
         Z_t = X_t
     else:
-        Z = _check_features(Z, "Z")
-        _check_same_features(X, Z, "Z")
+        Z = _check_like(Z, X, "Z")
         X_t, Z_t = _to_tensors([X, Z], device)
 
     if Z is None and method == "exact":
@@ -421,7 +426,7 @@ def perturbation_direction(X, y, *, slope=0.0, device="cpu"):
            [-0.472, -0.882]], dtype=float32)
     """
     device = check_device(device)
-    X = _check_features(X)
+    X = check_float_array(X)
     y = _check_signed_labels(y, X)
     X_t, y_t = _to_tensors([X, y.astype(X.dtype)], device)
     sums = _direction_sums(X_t, y_t, slope)
@@ -477,14 +482,9 @@ def direction_cosine_similarity(X, y, perturbations, *, slope=0.0, device="cpu")
     1.0
     """
     device = check_device(device)
-    X = _check_features(X)
+    X = check_float_array(X)
     y = _check_signed_labels(y, X)
-    perturbations = _check_features(perturbations, "perturbations")
-    if perturbations.shape != X.shape:
-        raise ValueError(
-            f"perturbations must have the shape of X, {X.shape}; "
-            f"got {perturbations.shape}."
-        )
+    perturbations = _check_like(perturbations, X, "perturbations", same_shape=True)
     X_t, y_t, r_t = _to_tensors([X, y.astype(X.dtype), perturbations], device)
     normalize = torch.nn.functional.normalize
     cosine = normalize(_direction_sums(X_t, y_t, slope), dim=1) * normalize(r_t, dim=1)
@@ -540,10 +540,9 @@ def hat_f(X, y, Z, *, slope=0.0, device="cpu"):
     array([ 0.696, -0.696], dtype=float32)
     """
     device = check_device(device)
-    X = _check_features(X)
+    X = check_float_array(X)
     y = _check_signed_labels(y, X)
-    Z = _check_features(Z, "Z")
-    _check_same_features(X, Z, "Z")
+    Z = _check_like(Z, X, "Z")
     X_t, y_t, Z_t = _to_tensors([X, y.astype(X.dtype), Z], device)
     return _to_numpy(_lazy_sums(X_t, y_t[None] / X_t.shape[0], Z_t, slope)[0])
 
@@ -605,15 +604,10 @@ def hat_g(X, y, Z, X_adv, *, slope=0.0, device="cpu"):
     array([ 0.281, -0.279], dtype=float32)
     """
     device = check_device(device)
-    X = _check_features(X)
+    X = check_float_array(X)
     y = _check_signed_labels(y, X)
-    Z = _check_features(Z, "Z")
-    _check_same_features(X, Z, "Z")
-    X_adv = _check_features(X_adv, "X_adv")
-    if X_adv.shape != X.shape:
-        raise ValueError(
-            f"X_adv must have the shape of X, {X.shape}; got {X_adv.shape}."
-        )
+    Z = _check_like(Z, X, "Z")
+    X_adv = _check_like(X_adv, X, "X_adv", same_shape=True)
     X_t, y_t, Z_t, X_adv_t = _to_tensors([X, y.astype(X.dtype), Z, X_adv], device)
     sums = _direction_sums(X_t, y_t, slope)
     return _to_numpy(_hat_g_from_sums(X_adv_t, sums, Z_t, slope))
@@ -693,7 +687,7 @@ class LazyRegimeClassifier(ClassifierMixin, BaseEstimator):
             The fitted classifier.
         """
         check_device(self.device)
-        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
+        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES)
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
         n_classes = len(self.classes_)
@@ -726,7 +720,7 @@ class LazyRegimeClassifier(ClassifierMixin, BaseEstimator):
             For two classes, positive scores mean ``classes_[1]``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
         device = check_device(self.device)
         X_fit, coef, Z = _to_tensors([self.X_fit_, self.dual_coef_, X], device)
         scores = _lazy_sums(X_fit, coef.reshape(-1, X_fit.shape[0]), Z, self.slope)
@@ -856,14 +850,10 @@ def decision_map(
     ((50, 50), True)
     """
     device = check_device(device)
-    X = _check_features(X)
+    X = check_float_array(X)
     y = _check_signed_labels(y, X)
     if X_adv is not None:
-        X_adv = _check_features(X_adv, "X_adv")
-        if X_adv.shape != X.shape:
-            raise ValueError(
-                f"X_adv must have the shape of X, {X.shape}; got {X_adv.shape}."
-            )
+        X_adv = _check_like(X_adv, X, "X_adv", same_shape=True)
     low, high = _check_limits(limits)
     if not ((y == 1).any() and (y == -1).any()):
         raise ValueError("y must hold both labels -1 and +1 to span the plane.")

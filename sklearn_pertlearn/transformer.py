@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._validation import FLOAT_DTYPES, check_n_features
 from .classifier import WideTwoLayerNetClassifier
 from .perturbation import (
     BASES,
@@ -27,8 +28,6 @@ from .perturbation import (
     _perturb,
     make_targets,
 )
-
-_FLOATS = (np.float32, np.float64)
 
 
 class AdversarialPerturbationTransformer(
@@ -180,19 +179,17 @@ class AdversarialPerturbationTransformer(
 
     def _fit(self, X, y):
         """Fit (or take) the network; return the validated ``X`` and ``y``."""
-        X, y = validate_data(self, X, y, dtype=_FLOATS, order="C")
+        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, order="C")
         check_classification_targets(y)
         _check_clip(self.clip)
         if self.prefit:
             if self.estimator is None:
                 raise ValueError("prefit=True needs a fitted estimator, got None.")
             check_is_fitted(self.estimator)
-            n_features = getattr(self.estimator, "n_features_in_", X.shape[1])
-            if n_features != X.shape[1]:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but the prefit estimator "
-                    f"{type(self.estimator).__name__} was fitted on {n_features}."
-                )
+            check_n_features(
+                X, getattr(self.estimator, "n_features_in_", X.shape[1]), name="X",
+                reference=f"the prefit estimator {type(self.estimator).__name__} was fitted on",
+            )
             self.estimator_ = self.estimator
         else:
             estimator = (
@@ -291,7 +288,7 @@ class AdversarialPerturbationTransformer(
             Adversarial examples, as ``base`` builds them.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=_FLOATS, order="C")
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, order="C")
         return self._resample(X, self.estimator_.predict(X))[0]
 
     def perturb(self, X, y_target):
@@ -310,7 +307,7 @@ class AdversarialPerturbationTransformer(
             The perturbations ``r``, without any base added.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=_FLOATS, order="C")
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, order="C")
         y_target = np.asarray(y_target)
         if y_target.shape != (X.shape[0],):
             raise ValueError(

@@ -20,6 +20,8 @@ def _paper_net(**params):
 ESTIMATORS = [
     # The defaults, as a user's drop-in classifier gets them.
     WideTwoLayerNetClassifier(),
+    # In float64, where sample weights must equal repeated rows to 1e-7.
+    WideTwoLayerNetClassifier(dtype="float64"),
     # The paper's identity loss, with mini-batches and a leaky slope.
     WideTwoLayerNetClassifier(
         hidden_dim=32, slope=0.25, loss="identity", max_epochs=40, batch_size=32
@@ -46,6 +48,14 @@ _IDENTITY_LOSS_FAILURES = {
     ),
 }
 
+_FLOAT32_WEIGHTS = (
+    "In float32 the weighted sum over the check's 15 rows and the plain sum "
+    "over their repeats round differently: the outputs differ by about 1e-6 "
+    "relative after training, above the check's rtol of 1e-7. The float64 "
+    "instance, on the same code path, passes it."
+)
+_FLOAT32_FAILURES = {"check_sample_weight_equivalence_on_dense_data": _FLOAT32_WEIGHTS}
+
 _BATCH_TARGETS = (
     "Targets are drawn for the batch as a whole (balanced over it), so a "
     "sample's adversarial example depends on the other samples in the batch."
@@ -56,12 +66,28 @@ _TRANSFORMER_FAILURES = {
 }
 
 
+_PLC_FAILURES = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "Every row gets its own drawn target label and adversarial example: a "
+        "row repeated k times draws k targets, a row of weight k one, so g "
+        "learns from different data. (The targets are also balanced over the "
+        "rows, whatever their weights.)"
+    ),
+}
+
+
 def _expected_failed_checks(estimator):
-    if isinstance(estimator, WideTwoLayerNetClassifier) and estimator.loss == "identity":
-        return _IDENTITY_LOSS_FAILURES
+    failures = {}
+    if isinstance(estimator, WideTwoLayerNetClassifier):
+        if estimator.loss == "identity":
+            failures |= _IDENTITY_LOSS_FAILURES
+        if estimator.dtype == "float32":
+            failures |= _FLOAT32_FAILURES
     if isinstance(estimator, AdversarialPerturbationTransformer):
-        return _TRANSFORMER_FAILURES
-    return {}
+        failures |= _TRANSFORMER_FAILURES
+    if isinstance(estimator, PerturbationLearningClassifier):
+        failures |= _PLC_FAILURES
+    return failures
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)

@@ -7,11 +7,7 @@ widths and epochs; at full size each takes up to two minutes.
 import runpy
 from pathlib import Path
 
-import matplotlib
 import pytest
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("plot_*.py"))
 
@@ -30,6 +26,9 @@ def test_the_gallery_has_its_examples():
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.stem)
 def test_example_runs_at_reduced_size(path, monkeypatch, tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     monkeypatch.setenv("PERTLEARN_EXAMPLE_QUICK", "1")
     monkeypatch.chdir(tmp_path)
     # Agg cannot show a window; plt.show would only warn.

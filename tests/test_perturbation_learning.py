@@ -1,10 +1,14 @@
 """Tests of PerturbationLearningClassifier (its faithfulness to the paper is in
 test_faithfulness.py)."""
 
+import warnings
+
 import joblib
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
@@ -228,3 +232,110 @@ def test_agreement_scorer_through_a_pipeline():
         learner.source_estimator_.predict(X_scaled), learner.estimator_.predict(X_scaled)
     )
     assert agreement_scorer(pipeline, X, y) == expected
+
+
+# Sample weights, verbose, and failures that speak (issue 10).
+
+
+def test_sample_weights_reach_f_and_g_for_the_same_rows():
+    X, y = _data()
+    weights = np.random.RandomState(0).uniform(0.0, 2.0, size=len(y))
+    clf = PerturbationLearningClassifier(
+        _net(), epsilon=0.05, store_adversarial=True, random_state=0
+    ).fit(X, y, sample_weight=weights)
+    f, g = clf.source_estimator_, clf.estimator_
+    refit_f = clone(_net()).set_params(random_state=f.random_state)
+    refit_f.fit(X, y, sample_weight=weights)
+    np.testing.assert_array_equal(f.decision_function(X), refit_f.decision_function(X))
+    # Row i of the adversarial data is the attack on row i: the same weight.
+    refit_g = clone(_net()).set_params(random_state=g.random_state)
+    refit_g.fit(clf.X_adv_, clf.y_adv_, sample_weight=weights)
+    np.testing.assert_array_equal(g.decision_function(X), refit_g.decision_function(X))
+    unweighted = PerturbationLearningClassifier(_net(), epsilon=0.05, random_state=0)
+    assert not np.array_equal(
+        unweighted.fit(X, y).decision_function(X), clf.decision_function(X)
+    )
+
+
+def test_sample_weights_need_estimators_that_take_them():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = _data(n_samples=40)
+    clf = PerturbationLearningClassifier(_net(), student=KNeighborsClassifier())
+    with pytest.raises(ValueError, match="student=KNeighborsClassifier does not accept"):
+        clf.fit(X, y, sample_weight=np.ones(len(y)))
+    with pytest.raises(ValueError, match="Negative values"):
+        PerturbationLearningClassifier(_net()).fit(X, y, sample_weight=-np.ones(len(y)))
+
+
+def test_verbose_prints_the_three_steps_and_reaches_f_and_g(capsys):
+    X, y = _data(n_samples=40)
+    clf = PerturbationLearningClassifier(_net(max_epochs=2), verbose=1, random_state=0)
+    clf.fit(X, y)
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in out[1::2]] == [
+        "[PerturbationLearningClassifier] (step 1 of 3) fitting f on the clean data",
+        "[PerturbationLearningClassifier] (step 2 of 3) attacking f",
+        "[PerturbationLearningClassifier] (step 3 of 3) fitting g on the adversarial data",
+    ]
+    assert all("total=" in line for line in out[1::2])
+    assert clf.source_estimator_.verbose == 1 and clf.estimator_.verbose == 1
+    PerturbationLearningClassifier(_net(max_epochs=2), random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+def test_student_that_collapses_on_the_clean_data_warns_with_context():
+    from sklearn.dummy import DummyClassifier
+
+    X, y = _data(n_samples=40)
+    clf = PerturbationLearningClassifier(
+        _net(), student=DummyClassifier(), epsilon=0.05, random_state=0
+    )
+    with pytest.warns(
+        ConvergenceWarning, match=r"student g .*epsilon=0.05.*single class .* clean training"
+    ):
+        clf.fit(X, y)
+
+
+def test_student_below_chance_warns_with_context():
+    # The paper's settings with epsilon=0.01 on standardized iris: g scores
+    # 0.06 on the clean data (measured), a silently wrong classifier.
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    net = WideTwoLayerNetClassifier(loss="identity", lr=1.0, max_epochs=100)
+    with pytest.warns(
+        ConvergenceWarning, match=r"student g .*epsilon=0.01.*no better than chance \(1/3\)"
+    ):
+        PerturbationLearningClassifier(net, epsilon=0.01, random_state=0).fit(X, y)
+
+
+def test_student_judged_on_the_clean_data():
+    # Scenario a with the paper's small epsilon: g predicts one class on its
+    # own, epsilon-short training rows (measured) but classifies the clean
+    # data, so nothing warns.
+    X, y = _data()
+    clf = PerturbationLearningClassifier(
+        _net(), epsilon=0.05, store_adversarial=True, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X, y)
+    assert len(np.unique(clf.estimator_.predict(clf.X_adv_))) == 1
+    assert clf.score(X, y) > 0.9
+
+
+def test_source_that_fails_warns_with_context():
+    X, y = load_breast_cancer(return_X_y=True)
+    clf = PerturbationLearningClassifier(WideTwoLayerNetClassifier(16, max_epochs=30))
+    with pytest.warns(ConvergenceWarning, match=r"^The source network f .*StandardScaler"):
+        clf.set_params(random_state=0).fit(X, y)
+
+
+def test_huge_epsilon_is_a_clear_error_not_nan():
+    X, y = _data(n_samples=40)
+    # 1e30 is finite in float32, but g's training on it overflows.
+    with pytest.raises(ValueError, match=r"student g .*epsilon=1e\+30.*diverged"):
+        PerturbationLearningClassifier(_net(), epsilon=1e30, random_state=0).fit(X, y)
+    # 1e39 overflows float32 in the attack itself.
+    with pytest.raises(ValueError, match="perturbations are not finite.*smaller epsilon"):
+        PerturbationLearningClassifier(_net(), epsilon=1e39, random_state=0).fit(X, y)

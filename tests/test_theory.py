@@ -7,6 +7,7 @@ initialisation and compare them with the closed forms.
 
 import math
 import pickle
+import subprocess
 import sys
 
 import numpy as np
@@ -184,22 +185,6 @@ def test_blocks_do_not_change_results(monkeypatch):
     X_adv = X[::-1] * 0.1
     expected_g = (reference_phi(X_adv, Z, 0.0) * (sums @ Z.T)).mean(axis=0)
     np.testing.assert_allclose(hat_g(X, y, Z, X_adv), expected_g, atol=ATOL)
-
-
-def test_neural_tangents_agrees():
-    pytest.importorskip("neural_tangents")
-    from neural_tangents import stax
-
-    X, _ = shifted_gaussian(12, 9, seed=8)
-    Z = X[:5] * 2
-    for slope in (0.0, 0.5):
-        _, _, kernel_fn = stax.serial(
-            stax.Dense(1, W_std=1.0, b_std=1.0), stax.LeakyRelu(slope)
-        )
-        ntk = np.asarray(kernel_fn(X, Z, "ntk"), dtype=np.float64)
-        # The NTK of Dense -> LeakyRelu is Phi times the Dense covariance.
-        phi = ntk / (X @ Z.T / X.shape[1] + 1)
-        np.testing.assert_allclose(phi_kernel(X, Z, slope=slope), phi, atol=1e-5)
 
 
 # perturbation_direction and direction_cosine_similarity ----------------------
@@ -532,5 +517,41 @@ def test_plot_without_matplotlib(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
-    with pytest.raises(ImportError, match=r"pip install sklearn-pertlearn\[plot\]"):
+    with pytest.raises(ImportError, match=r'pip install -e "\.\[plot\]"'):
         plot_decision_map(None)
+
+
+_READ_ONLY_SCRIPT = """
+import numpy as np
+from sklearn_pertlearn import theory
+rng = np.random.default_rng(0)
+X = rng.standard_normal((12, 3)).astype(np.float32)
+y = np.where(np.arange(12) % 2 == 0, 1, -1)
+Z, X_adv = X[:5] + 0.5, X + 0.1
+def results():
+    return [
+        theory.phi_kernel(X, Z),
+        theory.hat_f(X, y, Z),
+        theory.hat_g(X, y, Z, X_adv),
+        theory.perturbation_direction(X, y),
+        theory.direction_cosine_similarity(X, y, X_adv),
+        theory.LazyRegimeClassifier().fit(X, y).decision_function(Z),
+        theory.decision_map(X, y, theory.LazyRegimeClassifier().fit(X, y),
+                            theory.LazyRegimeClassifier().fit(X, y), X_adv=X_adv,
+                            resolution=4).hat_g,
+    ]
+writeable = results()
+for array in (X, y, Z, X_adv):
+    array.setflags(write=False)
+for got, want in zip(results(), writeable):
+    np.testing.assert_array_equal(got, want)
+"""
+
+
+def test_read_only_inputs_give_no_warning():
+    # Memory maps and pandas' values are read-only, and torch warns (once per
+    # process, hence a fresh one) when it wraps them: any warning is an error.
+    subprocess.run(
+        [sys.executable, "-W", "error", "-c", _READ_ONLY_SCRIPT], check=True,
+        capture_output=True, text=True,
+    )

@@ -1,6 +1,7 @@
 """Tests of AdversarialPerturbationTransformer."""
 
 import numpy as np
+import torch
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -181,3 +182,15 @@ def test_imblearn_pipeline_learns_from_perturbations_only():
     # ... yet classifies clean data, to which predict goes straight.
     # Measured: 1.00 on held-out data (d=50, N=400, 50 epochs).
     assert pipeline.score(X_test, y_test) >= 0.9
+
+
+def test_non_finite_network_or_epsilon_is_a_clear_error():
+    X, y = _data(n_samples=40)
+    net = _net(max_epochs=2).fit(X, y)
+    with pytest.raises(ValueError, match="perturbations are not finite.*epsilon=1e\\+39"):
+        AdversarialPerturbationTransformer(net, epsilon=1e39, prefit=True).fit_resample(X, y)
+    with torch.no_grad():
+        net.module_.weight[0, 0] = float("nan")
+    attack = AdversarialPerturbationTransformer(net, epsilon=0.1, prefit=True)
+    with pytest.raises(ValueError, match="network's weights or outputs are not finite"):
+        attack.fit_resample(X, y)
