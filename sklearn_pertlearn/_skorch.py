@@ -145,9 +145,9 @@ class SGD(torch.optim.SGD):
 def optimizer_step(optimizer, params, grads):
     """Step ``optimizer`` with the given gradients of ``params``.
 
-    Plain :class:`torch.optim.SGD` (one parameter group holding exactly
-    ``params``, numbers as settings, neither ``fused`` nor ``differentiable``)
-    is applied here with torch's own arithmetic and state (the
+    Plain :class:`torch.optim.SGD` or :class:`SGD` (one parameter group
+    holding exactly ``params``, numbers as settings, neither ``fused`` nor
+    ``differentiable``) is applied here with torch's own arithmetic and state (the
     ``momentum_buffer`` of every parameter), weight decay, dampening, Nesterov
     and ``maximize`` included: ``optimizer.step()`` costs about 0.2 ms per call
     in bookkeeping, a sixth of a full-batch epoch at the paper's size. Every
@@ -155,7 +155,7 @@ def optimizer_step(optimizer, params, grads):
     """
     group = optimizer.param_groups[0]
     plain_sgd = (
-        type(optimizer) is torch.optim.SGD
+        type(optimizer) in (torch.optim.SGD, SGD)
         and len(optimizer.param_groups) == 1
         and len(group["params"]) == len(params)
         and all(p is q for p, q in zip(group["params"], params))
