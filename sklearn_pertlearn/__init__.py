@@ -9,6 +9,9 @@ of the package (the command line's options, say) does not import torch.
 
 import importlib
 
+# Light: no torch, so it is imported at once.
+from ._config import config_context, get_config, set_config
+
 __version__ = "0.1.0"
 
 _WHERE = {
@@ -18,7 +21,7 @@ _WHERE = {
     "WideTwoLayerNetClassifier": "classifier",
 }
 
-__all__ = [*sorted(_WHERE), "__version__"]
+__all__ = [*sorted(_WHERE), "__version__", "config_context", "get_config", "set_config"]
 
 
 def __getattr__(name):

@@ -10,6 +10,7 @@ as skorch documents them.
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 
@@ -124,13 +125,29 @@ class ClosedFormNet(NeuralNet):
 _SGD_SETTINGS = ("lr", "momentum", "dampening", "weight_decay")
 
 
+class SGD(torch.optim.SGD):
+    """:class:`torch.optim.SGD` whose constructor does not import ``torch._dynamo``.
+
+    torch wraps ``Optimizer.add_param_group`` in ``torch._disable_dynamo``,
+    which imports the compiler stack ``torch._dynamo`` (about a second, in
+    every fresh process and joblib worker) the first time it runs, which is in
+    the optimizer's constructor. The wrapper only matters under
+    ``torch.compile``, which the training step does not use, so this class
+    adds its parameter groups with the unwrapped method.
+    """
+
+    add_param_group = getattr(
+        Optimizer.add_param_group, "__wrapped__", Optimizer.add_param_group
+    )
+
+
 @torch.no_grad()
 def optimizer_step(optimizer, params, grads):
     """Step ``optimizer`` with the given gradients of ``params``.
 
-    Plain :class:`torch.optim.SGD` (one parameter group holding exactly
-    ``params``, numbers as settings, neither ``fused`` nor ``differentiable``)
-    is applied here with torch's own arithmetic and state (the
+    Plain :class:`torch.optim.SGD` or :class:`SGD` (one parameter group
+    holding exactly ``params``, numbers as settings, neither ``fused`` nor
+    ``differentiable``) is applied here with torch's own arithmetic and state (the
     ``momentum_buffer`` of every parameter), weight decay, dampening, Nesterov
     and ``maximize`` included: ``optimizer.step()`` costs about 0.2 ms per call
     in bookkeeping, a sixth of a full-batch epoch at the paper's size. Every
@@ -138,7 +155,7 @@ def optimizer_step(optimizer, params, grads):
     """
     group = optimizer.param_groups[0]
     plain_sgd = (
-        type(optimizer) is torch.optim.SGD
+        type(optimizer) in (torch.optim.SGD, SGD)
         and len(optimizer.param_groups) == 1
         and len(group["params"]) == len(params)
         and all(p is q for p, q in zip(group["params"], params))

@@ -14,7 +14,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._network import LOSSES, MarginLoss, TwoLayerNetwork
-from ._skorch import ClosedFormNet, EpochProgressBar, PlateauScheduler, TensorBatches
+from ._skorch import SGD, ClosedFormNet, EpochProgressBar, PlateauScheduler, TensorBatches
+from ._threads import classifier_step_work, classifier_work, limit_threads
 from ._validation import check_device
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -50,7 +51,7 @@ _OPTIMIZATION = (
 # epochs where 1e-2 reaches MLPClassifier's accuracy (5-fold CV, docs/own_data.rst).
 # SGD's are the paper's full-batch algorithm.
 _SOLVER_DEFAULTS = {"adam": (0.01, 200), "sgd": (0.1, None)}
-_SOLVERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+_SOLVERS = {"adam": torch.optim.Adam, "sgd": SGD}
 
 # The convergence rules of the class Notes. An epoch's logistic loss above
 # _EXPLOSION times the first epoch's is a divergence: good fits measured on
@@ -333,6 +334,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "net_")
         return self.net_.module_
 
+    @limit_threads(classifier_step_work)
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the network on ``(X, y)``.
@@ -383,6 +385,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             self._warn_if_not_converged(X, y_index, losses)
         return self
 
+    @limit_threads(classifier_step_work)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch, starting from the current weights.
@@ -515,10 +518,8 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         init_seed, shuffle_seed = rng.randint(_SEED_BOUND, size=2)
         n_classes = len(self.classes_)
-        batch_size = self.batch_size
-        if batch_size == "auto":
-            # TensorBatches trains full batch when there are fewer rows.
-            batch_size = _SOLVER_DEFAULTS[self.solver][1]
+        # TensorBatches trains full batch when there are fewer rows.
+        batch_size = self._batch_size()
         callbacks = []
         if self.lr_scheduler == "plateau":
             callbacks.append(("lr_scheduler", PlateauScheduler()))
@@ -557,6 +558,10 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
     def _lr(self):
         """The learning rate, ``lr`` or the solver's for ``"auto"``."""
         return _SOLVER_DEFAULTS[self.solver][0] if self.lr == "auto" else self.lr
+
+    def _batch_size(self):
+        """Rows per step, ``batch_size`` or the solver's for ``"auto"``; None is full batch."""
+        return _SOLVER_DEFAULTS[self.solver][1] if self.batch_size == "auto" else self.batch_size
 
     def _class_weight(self, y_index, sample_weight):
         """The weight of every class, as a tensor for the loss, or None."""
@@ -691,6 +696,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             return (decision > 0).astype(int)
         return decision.argmax(axis=1)
 
+    @limit_threads(classifier_work)
     def decision_function(self, X):
         """Return the network's output f(x).
 

@@ -33,6 +33,7 @@ from sklearn.utils._param_validation import (
 )
 
 from ._choices import BASES, NORMS, TARGET_STRATEGIES
+from ._threads import attack_work, limit_threads
 from ._validation import check_float_array, check_n_features, to_tensor
 
 _ATTACK_CONSTRAINTS = {
@@ -276,6 +277,7 @@ def targeted_perturbation(
     )
 
 
+@limit_threads(attack_work)
 def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_size):
     """:func:`targeted_perturbation` on input that ``_check_attack_input`` passed."""
     dtype, device = _module_dtype_and_device(module)

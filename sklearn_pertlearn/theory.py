@@ -37,6 +37,7 @@ from sklearn.utils.validation import (
 )
 
 from ._network import leaky_relu_derivative_
+from ._threads import grid_work, kernel_work, lazy_regime_work, limit_threads
 from ._validation import (
     FLOAT_DTYPES,
     check_device,
@@ -279,6 +280,7 @@ _PHI_KERNEL_CONSTRAINTS = {
 }
 
 
+@limit_threads(kernel_work)
 def phi_kernel(
     X,
     Z=None,
@@ -385,6 +387,7 @@ def phi_kernel(
     },
     prefer_skip_nested_validation=True,
 )
+@limit_threads(kernel_work)
 def perturbation_direction(X, y, *, slope=0.0, device="cpu"):
     r"""Direction of the perturbations that theorem 3.3 predicts.
 
@@ -440,6 +443,7 @@ def perturbation_direction(X, y, *, slope=0.0, device="cpu"):
     },
     prefer_skip_nested_validation=True,
 )
+@limit_threads(kernel_work)
 def direction_cosine_similarity(X, y, perturbations, *, slope=0.0, device="cpu"):
     r"""Mean ``|cos|`` between perturbations and the direction of theorem 3.3.
 
@@ -497,6 +501,7 @@ def direction_cosine_similarity(X, y, perturbations, *, slope=0.0, device="cpu")
     },
     prefer_skip_nested_validation=True,
 )
+@limit_threads(kernel_work)
 def hat_f(X, y, Z, *, slope=0.0, device="cpu"):
     r"""Lazy-regime predictor of a network trained on ``(X, y)``.
 
@@ -553,6 +558,7 @@ def hat_f(X, y, Z, *, slope=0.0, device="cpu"):
     },
     prefer_skip_nested_validation=True,
 )
+@limit_threads(kernel_work)
 def hat_g(X, y, Z, X_adv, *, slope=0.0, device="cpu"):
     r"""Lazy-regime predictor of the network trained on adversarial examples.
 
@@ -699,6 +705,7 @@ class LazyRegimeClassifier(ClassifierMixin, BaseEstimator):
         self.dual_coef_ = (coef / n_samples).astype(X.dtype)
         return self
 
+    @limit_threads(lazy_regime_work)
     def decision_function(self, X):
         """Return ``hat_f`` of the training data at ``X``.
 
@@ -753,6 +760,7 @@ class LazyRegimeClassifier(ClassifierMixin, BaseEstimator):
     },
     prefer_skip_nested_validation=True,
 )
+@limit_threads(grid_work)
 def decision_map(
     X,
     y,

@@ -1,0 +1,167 @@
+"""Time the thread policy: the default fit against forced thread counts.
+
+By default (``n_threads="auto"``) a call whose largest matrix product is below
+``PARALLEL_WORK`` multiply-adds runs on one torch thread and a larger one on
+all of torch's threads (see ``sklearn_pertlearn/_threads.py``). This script
+fits, in one process, best of ``--repeats`` (the default and one thread
+alternating, the all-threads fits, which are only context, best of 3):
+
+* two small fits, 200 epochs each: breast_cancer (569 x 30, width 100) and a
+  shifted Gaussian (N=1000, d=100, width 100), with the default, with one
+  thread forced and with all threads forced (torch's own default, which the
+  library used before the policy);
+* the large fit (N=10000, d=1000, width 100, ``--large-epochs`` epochs), with
+  the default and with one thread forced.
+
+``--busy`` starts a process that keeps one core busy for the whole run, as a
+laptop or a shared server usually has. ``--crossover`` also times one epoch's
+two products on one and on all threads from 1e6 to 1e9 multiply-adds, where
+the policy's threshold comes from.
+
+The policy follows ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS`` when they are
+set; this script removes them before torch starts, to measure the default that
+a user in a fresh shell gets. Run::
+
+    python benchmarks/bench_threads.py --busy
+    python benchmarks/bench_threads.py --crossover
+    python benchmarks/bench_threads.py --quick      # a smoke run
+"""
+
+import os
+
+for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.pop(_variable, None)
+
+import argparse  # noqa: E402  (torch reads the variables above at import)
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+from sklearn.datasets import load_breast_cancer  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from sklearn_pertlearn import WideTwoLayerNetClassifier, config_context  # noqa: E402
+from sklearn_pertlearn._threads import (  # noqa: E402
+    PARALLEL_WORK,
+    classifier_step_work,
+    n_threads_for,
+)
+from sklearn_pertlearn.datasets import make_shifted_gaussian  # noqa: E402
+
+ALL = torch.get_num_threads()
+PAUSE = 0.5  # seconds
+
+
+def fit_seconds(X, y, epochs, n_threads):
+    clf = WideTwoLayerNetClassifier(100, max_epochs=epochs, random_state=0)
+    with config_context(n_threads=n_threads):
+        start = time.perf_counter()
+        clf.fit(X, y)
+        return time.perf_counter() - start
+
+
+def compare(name, X, y, epochs, settings, repeats):
+    clf = WideTwoLayerNetClassifier(100)
+    chosen = n_threads_for(classifier_step_work(clf, X), ALL)
+    best = dict.fromkeys(settings, float("inf"))
+    fit_seconds(X, y, 2, "auto")  # warm-up: first-call costs are not the policy's
+    # The default and one thread alternate in turn, the slow forced-all-threads
+    # fits come after, and each fit starts after a pause: what a fit leaves
+    # behind (OpenMP threads spinning, the scheduler's accounting) must not
+    # land on one contender more than on the other.
+    pair, others = settings[:2], settings[2:]
+    for repeat in range(repeats):
+        for setting in pair if repeat % 2 == 0 else pair[::-1]:
+            time.sleep(PAUSE)
+            best[setting] = min(best[setting], fit_seconds(X, y, epochs, setting))
+    for setting in others:
+        for _ in range(min(repeats, 3)):
+            time.sleep(PAUSE)
+            best[setting] = min(best[setting], fit_seconds(X, y, epochs, setting))
+    cells = "".join(
+        f"{best[s]:>12.3f}" if s in best else f"{'-':>12}" for s in ("auto", 1, ALL)
+    )
+    ratio = best["auto"] / best[1]
+    print(f"{name:<34}{chosen:>8}{cells}{ratio:>11.2f}", flush=True)
+
+
+def crossover(repeats):
+    print(f"\none epoch's two products, width 100, ms (best of {repeats})")
+    print(f"{'N':>7}{'d':>6}{'work':>9}{'1 thread':>11}{f'{ALL} threads':>12}{'speed-up':>10}")
+    width = 100
+    for n_samples, n_features in [
+        (1000, 10), (1000, 30), (1000, 100), (3000, 100),
+        (1000, 1000), (10000, 100), (3000, 1000), (10000, 300), (10000, 1000),
+    ]:
+        X = torch.randn(n_samples, n_features)
+        W = torch.randn(width, n_features)
+        G = torch.randn(n_samples, width)
+        work = n_samples * n_features * width
+        calls = max(3, int(3e8 / work))
+        best = {}
+        for _ in range(repeats):
+            for n_threads in (1, ALL):
+                torch.set_num_threads(n_threads)
+                start = time.perf_counter()
+                for _ in range(calls):
+                    X @ W.T
+                    G.T @ X
+                seconds = (time.perf_counter() - start) / calls
+                best[n_threads] = min(best.get(n_threads, float("inf")), seconds)
+        torch.set_num_threads(ALL)
+        print(
+            f"{n_samples:>7}{n_features:>6}{work:>9.0e}{best[1] * 1e3:>11.3f}"
+            f"{best[ALL] * 1e3:>12.3f}{best[1] / best[ALL]:>10.2f}",
+            flush=True,
+        )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--busy", action="store_true", help="keep one core busy meanwhile")
+    parser.add_argument("--crossover", action="store_true", help="also time the products alone")
+    parser.add_argument("--repeats", type=int, default=5, help="best of this many (default 5)")
+    parser.add_argument(
+        "--large-epochs", type=int, default=10, help="epochs of the large fit (default 10)"
+    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run on small data")
+    args = parser.parse_args(argv)
+
+    busy = None
+    if args.busy:
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        load = os.getloadavg()[0]
+        print(
+            f"torch threads outside the library's calls: {ALL}; PARALLEL_WORK = "
+            f"{PARALLEL_WORK:.0e} multiply-adds; one core kept busy: {args.busy}; "
+            f"load average (1 min) at start: {load:.2f}"
+        )
+        settings = ("auto", 1, ALL)
+        print(
+            f"\nfit time, s (best of {args.repeats})\n{'fit':<34}{'threads':>8}"
+            f"{'default':>12}{'1 thread':>12}{f'{ALL} threads':>12}{'default/1':>11}"
+        )
+        if args.quick:
+            X, y = make_shifted_gaussian(200, 20, random_state=0)
+            compare("shifted gaussian 200 x 20, 20 ep", X, y, 20, settings, 1)
+            return
+        X, y = load_breast_cancer(return_X_y=True)
+        X = StandardScaler().fit_transform(X)
+        compare("breast_cancer 569 x 30, 200 ep", X, y, 200, settings, args.repeats)
+        X, y = make_shifted_gaussian(1000, 100, random_state=0)
+        compare("shifted gaussian 1000 x 100, 200 ep", X, y, 200, settings, args.repeats)
+        X, y = make_shifted_gaussian(10000, 1000, random_state=0)
+        name = f"shifted gaussian 10000 x 1000, {args.large_epochs} ep"
+        compare(name, X, y, args.large_epochs, ("auto", 1), max(1, args.repeats // 2))
+        if args.crossover:
+            crossover(args.repeats)
+    finally:
+        if busy is not None:
+            busy.terminate()
+            busy.wait()
+
+
+if __name__ == "__main__":
+    main()
