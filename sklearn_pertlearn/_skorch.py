@@ -141,6 +141,19 @@ class SGD(torch.optim.SGD):
     )
 
 
+class Adam(torch.optim.Adam):
+    """:class:`torch.optim.Adam` that does not import ``torch._dynamo`` either.
+
+    Its constructor is :class:`SGD`'s. Its ``step`` is torch's without the
+    wrapper that switches gradients off (the closed-form training step runs
+    under ``torch.no_grad()`` already) and marks a graph break for
+    ``torch.compile``, for which it imports the compiler stack.
+    """
+
+    add_param_group = SGD.add_param_group
+    step = getattr(torch.optim.Adam.step, "__wrapped__", torch.optim.Adam.step)
+
+
 @torch.no_grad()
 def optimizer_step(optimizer, params, grads):
     """Step ``optimizer`` with the given gradients of ``params``.

@@ -14,7 +14,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._network import LOSSES, MarginLoss, TwoLayerNetwork
-from ._skorch import SGD, ClosedFormNet, EpochProgressBar, PlateauScheduler, TensorBatches
+from ._skorch import (
+    SGD,
+    Adam,
+    ClosedFormNet,
+    EpochProgressBar,
+    PlateauScheduler,
+    TensorBatches,
+)
 from ._threads import classifier_step_work, classifier_work, limit_threads
 from ._validation import check_device
 
@@ -51,7 +58,7 @@ _OPTIMIZATION = (
 # epochs where 1e-2 reaches MLPClassifier's accuracy (5-fold CV, docs/own_data.rst).
 # SGD's are the paper's full-batch algorithm.
 _SOLVER_DEFAULTS = {"adam": (0.01, 200), "sgd": (0.1, None)}
-_SOLVERS = {"adam": torch.optim.Adam, "sgd": SGD}
+_SOLVERS = {"adam": Adam, "sgd": SGD}
 
 # The convergence rules of the class Notes. An epoch's logistic loss above
 # _EXPLOSION times the first epoch's is a divergence: good fits measured on

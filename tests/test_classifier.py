@@ -175,7 +175,7 @@ def test_solver_sets_the_optimizer_and_what_auto_means(solver, optimizer, lr, ba
     # 450 rows: Adam's "auto" batches are 200, 200 and 50; SGD's the whole set.
     X, y = make_blobs(n_samples=450, centers=2, n_features=4, random_state=0)
     clf = WideTwoLayerNetClassifier(8, solver=solver, max_epochs=2, random_state=0).fit(X, y)
-    assert type(clf.net_.optimizer_) is optimizer
+    assert isinstance(clf.net_.optimizer_, optimizer)
     assert clf.net_.optimizer_.param_groups[0]["lr"] == lr
     assert [epoch["train_batch_count"] for epoch in clf.net_.history] == [batches] * 2
     explicit = dict(lr=0.5, batch_size=100, max_epochs=1)
@@ -784,7 +784,7 @@ def test_warm_fit_applies_a_changed_solver(binary_data):
     clf = WideTwoLayerNetClassifier(8, max_epochs=2, warm_start=True, random_state=0)
     weight = clf.fit(X, y).module_.weight.clone()
     clf.set_params(solver="sgd").fit(X, y)
-    assert type(clf.net_.optimizer_) is torch.optim.SGD
+    assert isinstance(clf.net_.optimizer_, torch.optim.SGD)
     assert clf.net_.optimizer_.param_groups[0]["lr"] == 0.1
     assert clf.n_iter_ == 4 and not torch.equal(clf.module_.weight, weight)
 

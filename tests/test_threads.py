@@ -132,11 +132,15 @@ def test_entry_points_run_small_work_on_one_thread(auto_threads):
 
 def test_the_work_of_a_training_step_is_its_batch():
     X = np.zeros((1000, 20))
-    full = WideTwoLayerNetClassifier(hidden_dim=100)
+    full = WideTwoLayerNetClassifier(hidden_dim=100, batch_size=None)
     assert classifier_step_work(full, X) == classifier_work(full, X) == 1000 * 20 * 100
     mini = WideTwoLayerNetClassifier(hidden_dim=100, batch_size=10)
     assert classifier_step_work(mini, X) == 10 * 20 * 100
     assert classifier_work(mini, X) == 1000 * 20 * 100
+    # batch_size="auto": Adam's mini-batches of 200, SGD's full batch.
+    assert classifier_step_work(WideTwoLayerNetClassifier(hidden_dim=100), X) == 200 * 20 * 100
+    sgd = WideTwoLayerNetClassifier(hidden_dim=100, solver="sgd")
+    assert classifier_step_work(sgd, X) == 1000 * 20 * 100
 
 
 def test_invalid_input_still_gets_the_entry_points_own_error(auto_threads):
