@@ -1,11 +1,19 @@
 """Input validation shared by the estimators and the functions."""
 
+from numbers import Real
+
 import numpy as np
 import torch
 from sklearn.utils import assert_all_finite, check_array
+from sklearn.utils._param_validation import Interval
 
 #: The floating point types that inputs are kept in; anything else becomes float64.
 FLOAT_DTYPES = (np.float32, np.float64)
+#: Exclusive upper bound of the seeds drawn from a ``random_state``.
+SEED_BOUND = np.iinfo(np.int32).max
+#: Parameter constraints of the leaky ReLU's slope and of a torch device.
+SLOPE_CONSTRAINT = [Interval(Real, 0, 1, closed="left")]
+DEVICE_CONSTRAINT = [str, torch.device]
 
 
 def check_float_array(X, input_name="X"):

@@ -23,11 +23,16 @@ from ._skorch import (
     TensorBatches,
 )
 from ._threads import classifier_step_work, classifier_work, limit_threads
-from ._validation import check_device
+from ._validation import (
+    DEVICE_CONSTRAINT,
+    FLOAT_DTYPES,
+    SEED_BOUND,
+    SLOPE_CONSTRAINT,
+    check_device,
+    to_tensor,
+)
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
-_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
-_SEED_BOUND = np.iinfo(np.int32).max
 
 
 class CollapseWarning(ConvergenceWarning):
@@ -280,7 +285,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = {
         "hidden_dim": [Interval(numbers.Integral, 1, None, closed="left")],
-        "slope": [Interval(numbers.Real, 0, 1, closed="left")],
+        "slope": SLOPE_CONSTRAINT,
         "loss": [StrOptions(set(LOSSES))],
         "solver": [StrOptions(set(_SOLVERS))],
         "lr": [Interval(numbers.Real, 0, None, closed="neither"), StrOptions({"auto"})],
@@ -294,7 +299,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         "lr_scheduler": [StrOptions({"plateau"}), None],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "dtype": [StrOptions(set(_DTYPES))],
-        "device": [str, torch.device],
+        "device": DEVICE_CONSTRAINT,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -372,7 +377,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             If the weights become non-finite during training (diverged).
         """
         keep = self.warm_start and hasattr(self, "net_")
-        X, y = validate_data(self, X, y, reset=not keep, dtype=(np.float32, np.float64))
+        X, y = validate_data(self, X, y, reset=not keep, dtype=FLOAT_DTYPES)
         check_classification_targets(y)
         sample_weight = self._check_sample_weight(sample_weight, X)
         classes, y_index = np.unique(y, return_inverse=True)
@@ -432,7 +437,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
                 "class_weight parameter."
             )
         first_call = not hasattr(self, "net_")
-        X, y = validate_data(self, X, y, reset=first_call, dtype=(np.float32, np.float64))
+        X, y = validate_data(self, X, y, reset=first_call, dtype=FLOAT_DTYPES)
         check_classification_targets(y)
         sample_weight = self._check_sample_weight(sample_weight, X)
         if first_call:
@@ -523,7 +528,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         """
         device = check_device(self.device)
         rng = check_random_state(self.random_state)
-        init_seed, shuffle_seed = rng.randint(_SEED_BOUND, size=2)
+        init_seed, shuffle_seed = rng.randint(SEED_BOUND, size=2)
         n_classes = len(self.classes_)
         # TensorBatches trains full batch when there are fewer rows.
         batch_size = self._batch_size()
@@ -599,10 +604,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _to_tensor(self, X):
         weight = self.net_.module_.weight
-        # torch cannot wrap read-only arrays (memory maps, joblib's shared
-        # inputs) without a warning; those are copied, others shared.
-        X = np.require(X, dtype=_NUMPY_DTYPES[weight.dtype], requirements="W")
-        return torch.from_numpy(X).to(weight.device)
+        return to_tensor(X, weight.dtype, weight.device)
 
     def _run_epochs(self, X, y_index, sample_weight, class_weight, n_epochs):
         """Train ``n_epochs`` epochs; return their training losses."""
@@ -610,7 +612,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         # A new shuffling seed per call, so that successive partial_fit calls
         # do not replay the same mini-batch order.
         # (Plain attributes: skorch's set_params would re-initialise the module.)
-        net.iterator_train__seed = (net.iterator_train__seed + len(net.history)) % _SEED_BOUND
+        net.iterator_train__seed = (net.iterator_train__seed + len(net.history)) % SEED_BOUND
         net.max_epochs = n_epochs
         net.criterion_.class_weight = class_weight
         inputs = self._to_tensor(X)
@@ -724,7 +726,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             If the outputs are not finite, as after a diverged fit.
         """
         check_is_fitted(self, "net_")
-        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
         return self._decision(self._to_tensor(X))
 
     def _decision64(self, X):
@@ -794,7 +796,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             If the outputs are not finite, as after a diverged fit.
         """
         check_is_fitted(self, "net_")
-        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
         return self.classes_[self._predict_index(self._to_tensor(X))]
 
     def __sklearn_tags__(self):

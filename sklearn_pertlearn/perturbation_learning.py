@@ -28,7 +28,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._validation import FLOAT_DTYPES
+from ._validation import FLOAT_DTYPES, SEED_BOUND
 from .classifier import CollapseWarning, WideTwoLayerNetClassifier
 from .transformer import AdversarialPerturbationTransformer, _median_row_norm
 
@@ -42,7 +42,6 @@ _ATTACK_PARAMETERS = (
     "clip",
     "batch_size",
 )
-_MAX_SEED = np.iinfo(np.int32).max
 
 
 def _default_network():
@@ -102,7 +101,7 @@ def _reseed(estimator, rng):
         for key in estimator.get_params(deep=True)
         if key == "random_state" or key.endswith("__random_state")
     )
-    return estimator.set_params(**{key: rng.randint(_MAX_SEED) for key in keys})
+    return estimator.set_params(**{key: rng.randint(SEED_BOUND) for key in keys})
 
 
 def _student_role(epsilon, norm, X, standardized):
@@ -411,7 +410,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
             sample_weight,
             "estimator" if self.student is None else "student",
         )
-        attack_seed = rng.randint(_MAX_SEED)
+        attack_seed = rng.randint(SEED_BOUND)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True

@@ -39,7 +39,9 @@ from sklearn.utils.validation import (
 from ._network import leaky_relu_derivative_
 from ._threads import grid_work, kernel_work, lazy_regime_work, limit_threads
 from ._validation import (
+    DEVICE_CONSTRAINT,
     FLOAT_DTYPES,
+    SLOPE_CONSTRAINT,
     check_device,
     check_float_array,
     check_n_features,
@@ -61,8 +63,6 @@ __all__ = [
 # large enough to run at full speed.
 _BLOCK_ELEMENTS = 1 << 23
 
-_SLOPE = [Interval(Real, 0, 1, closed="left")]
-_DEVICE = [str, torch.device]
 
 
 def _check_like(A, X, name, *, same_shape=False):
@@ -272,11 +272,11 @@ def _check_limits(limits):
 _PHI_KERNEL_CONSTRAINTS = {
     "X": ["array-like"],
     "Z": ["array-like", None],
-    "slope": _SLOPE,
+    "slope": SLOPE_CONSTRAINT,
     "method": [StrOptions({"exact", "monte_carlo"})],
     "n_draws": [Interval(Integral, 1, None, closed="left")],
     "random_state": ["random_state"],
-    "device": _DEVICE,
+    "device": DEVICE_CONSTRAINT,
 }
 
 
@@ -382,8 +382,8 @@ def phi_kernel(
     {
         "X": ["array-like"],
         "y": ["array-like"],
-        "slope": _SLOPE,
-        "device": _DEVICE,
+        "slope": SLOPE_CONSTRAINT,
+        "device": DEVICE_CONSTRAINT,
     },
     prefer_skip_nested_validation=True,
 )
@@ -438,8 +438,8 @@ def perturbation_direction(X, y, *, slope=0.0, device="cpu"):
         "X": ["array-like"],
         "y": ["array-like"],
         "perturbations": ["array-like"],
-        "slope": _SLOPE,
-        "device": _DEVICE,
+        "slope": SLOPE_CONSTRAINT,
+        "device": DEVICE_CONSTRAINT,
     },
     prefer_skip_nested_validation=True,
 )
@@ -496,8 +496,8 @@ def direction_cosine_similarity(X, y, perturbations, *, slope=0.0, device="cpu")
         "X": ["array-like"],
         "y": ["array-like"],
         "Z": ["array-like"],
-        "slope": _SLOPE,
-        "device": _DEVICE,
+        "slope": SLOPE_CONSTRAINT,
+        "device": DEVICE_CONSTRAINT,
     },
     prefer_skip_nested_validation=True,
 )
@@ -553,8 +553,8 @@ def hat_f(X, y, Z, *, slope=0.0, device="cpu"):
         "y": ["array-like"],
         "Z": ["array-like"],
         "X_adv": ["array-like"],
-        "slope": _SLOPE,
-        "device": _DEVICE,
+        "slope": SLOPE_CONSTRAINT,
+        "device": DEVICE_CONSTRAINT,
     },
     prefer_skip_nested_validation=True,
 )
@@ -664,7 +664,7 @@ class LazyRegimeClassifier(ClassifierMixin, BaseEstimator):
     array(['a', 'b'], dtype='<U1')
     """
 
-    _parameter_constraints = {"slope": _SLOPE, "device": _DEVICE}
+    _parameter_constraints = {"slope": SLOPE_CONSTRAINT, "device": DEVICE_CONSTRAINT}
 
     def __init__(self, slope=0.0, device="cpu"):
         self.slope = slope
@@ -755,8 +755,8 @@ class LazyRegimeClassifier(ClassifierMixin, BaseEstimator):
         "X_adv": ["array-like", None],
         "limits": [tuple, list],
         "resolution": [Interval(Integral, 2, None, closed="left")],
-        "slope": _SLOPE,
-        "device": _DEVICE,
+        "slope": SLOPE_CONSTRAINT,
+        "device": DEVICE_CONSTRAINT,
     },
     prefer_skip_nested_validation=True,
 )
