@@ -2,18 +2,32 @@
 
 Scikit-learn estimators for the method of Kumano, Kera and Yamasaki, "Wide
 Two-Layer Networks can Learn from Adversarial Perturbations" (NeurIPS 2024).
+
+The estimators are loaded when first used, so that importing a light module
+of the package (the command line's options, say) does not import torch.
 """
 
-from .classifier import WideTwoLayerNetClassifier
-from .perturbation_learning import PerturbationLearningClassifier
-from .transformer import AdversarialPerturbationSampler, AdversarialPerturbationTransformer
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AdversarialPerturbationSampler",
-    "AdversarialPerturbationTransformer",
-    "PerturbationLearningClassifier",
-    "WideTwoLayerNetClassifier",
-    "__version__",
-]
+_WHERE = {
+    "AdversarialPerturbationSampler": "transformer",
+    "AdversarialPerturbationTransformer": "transformer",
+    "PerturbationLearningClassifier": "perturbation_learning",
+    "WideTwoLayerNetClassifier": "classifier",
+}
+
+__all__ = [*sorted(_WHERE), "__version__"]
+
+
+def __getattr__(name):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

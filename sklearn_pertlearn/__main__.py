@@ -6,29 +6,35 @@ authors' presets and ``reproduce`` makes one of the paper's figures; both
 write a CSV file of results (finished runs in it are skipped, so an
 interrupted command resumes) and a PNG figure. Bad options print one line on
 stderr and exit with status 2.
+
+The choices come from the library's light modules; torch, the estimators
+and matplotlib are imported by the command that uses them, and the presets
+(whose configurations scikit-learn validates) when a preset or figure is
+named, so that ``--help`` and a mistyped option answer at once.
 """
 
 import argparse
 import json
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
-from .experiments import (
+from ._choices import LOSSES, NORMS, TARGET_STRATEGIES
+from .experiments._config import (
+    _SYNTHETIC_SIZES,
     DATASETS,
-    FIGURES,
-    PRESETS,
     SCENARIOS,
+    SELECTIONS,
+    SWEEPABLE,
     ExperimentConfig,
-    Sweep,
     parse_setting,
-    reproduce,
-    run_experiment,
-    run_sweeps,
 )
-from .plotting import ACCURACY_METRICS, plot_decision_map, plot_sweeps
 
-_DEFAULTS = ExperimentConfig()
+# The defaults of the settings, without validating a configuration.
+_DEFAULTS = {
+    **{item.name: item.default for item in fields(ExperimentConfig)},
+    **_SYNTHETIC_SIZES,
+}
 
 _ROWS = (
     ("f_train_accuracy", "accuracy of f on D"),
@@ -39,8 +45,46 @@ _ROWS = (
 )
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, unless the default is None.
+
+    A None default (or the empty list of a repeatable option) means "decided
+    later" or "nothing", and the help of such an option says what happens.
+    """
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Catalogue:
+    """The names of the presets or the figures, looked up when first needed.
+
+    argparse asks for them only to check a value or to show a command's
+    help, so that ``pertlearn --help`` and ``run`` never build the catalogue.
+    """
+
+    def __init__(self, attribute):
+        self.attribute = attribute
+
+    def _names(self):
+        from .experiments import _presets
+
+        return tuple(getattr(_presets, self.attribute))
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __contains__(self, name):
+        return name in self._names()
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports an error in one line (not usage plus message)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, formatter_class=_HelpFormatter, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -64,6 +108,15 @@ def _non_negative(kind):
     return parse
 
 
+def _add_data_home(parser):
+    parser.add_argument(
+        "--data-home", metavar="FOLDER",
+        help="cache folder of the MNIST and Fashion-MNIST downloads (default: "
+        "scikit-learn's, ~/scikit_learn_data, or $SCIKIT_LEARN_DATA); a folder "
+        "that holds them lets a machine without network use them",
+    )
+
+
 def _add_run_parser(subparsers):
     run = subparsers.add_parser(
         "run",
@@ -72,28 +125,40 @@ def _add_run_parser(subparsers):
         "on the adversarial examples only, and report accuracies and agreement.",
     )
     option = run.add_argument
-    option("--dataset", choices=DATASETS, default=_DEFAULTS.dataset)
-    option("--scenario", choices=tuple(SCENARIOS), default=_DEFAULTS.scenario,
+    option("--dataset", choices=DATASETS, default=_DEFAULTS["dataset"],
+           help="data set: synthetic (drawn afresh, any size) or real (its own "
+           "size; MNIST and Fashion-MNIST are downloaded from OpenML once)")
+    option("--scenario", choices=tuple(SCENARIOS), default=_DEFAULTS["scenario"],
            help="a: x_adv = r; b: x_adv = x + r; uniform: perturbed uniform noise")
-    option("--n-samples", type=_positive_int, default=_DEFAULTS.n_samples,
-           help="training samples of synthetic data")
-    option("--n-features", type=_positive_int, default=_DEFAULTS.n_features,
-           help="input dimension of synthetic data")
-    option("--n-test", type=_positive_int, default=_DEFAULTS.n_test,
-           help="test samples of synthetic data")
-    option("--width", dest="hidden_dim", type=_positive_int, default=_DEFAULTS.hidden_dim)
-    option("--epsilon", type=_non_negative(float), default=_DEFAULTS.epsilon)
-    option("--loss", choices=("identity", "logistic"), default=_DEFAULTS.loss)
-    option("--slope", type=float, default=_DEFAULTS.slope)
-    option("--lr-f", type=float, default=_DEFAULTS.lr_f)
-    option("--lr-g", type=float, default=_DEFAULTS.lr_g)
-    option("--epochs", type=_non_negative(int), default=_DEFAULTS.epochs)
-    option("--targets", choices=("balanced", "random", "random_other", "shift"),
-           default=_DEFAULTS.targets)
-    option("--norm", choices=("l2", "linf"), default=_DEFAULTS.norm)
-    option("--steps", type=_positive_int, default=_DEFAULTS.steps)
-    option("--device", default=_DEFAULTS.device)
-    option("--seed", type=_non_negative(int), default=_DEFAULTS.seed)
+    for name, what in (
+        ("n_samples", "training samples N"),
+        ("n_features", "input dimension d"),
+        ("n_test", "test samples"),
+    ):
+        option(f"--{name.replace('_', '-')}", dest=name, type=_positive_int,
+               help=f"{what} of synthetic data (default: {_DEFAULTS[name]}); "
+               "real data sets have their own and refuse it")
+    option("--width", dest="hidden_dim", type=_positive_int,
+           default=_DEFAULTS["hidden_dim"], help="width m of f and g")
+    option("--epsilon", type=_non_negative(float), default=_DEFAULTS["epsilon"],
+           help="perturbation radius")
+    option("--loss", choices=LOSSES, default=_DEFAULTS["loss"],
+           help="training loss of f and g")
+    option("--slope", type=float, default=_DEFAULTS["slope"],
+           help="slope gamma of the leaky ReLU, in [0, 1)")
+    option("--lr-f", type=float, default=_DEFAULTS["lr_f"], help="learning rate of f")
+    option("--lr-g", type=float, default=_DEFAULTS["lr_g"], help="learning rate of g")
+    option("--epochs", type=_non_negative(int), default=_DEFAULTS["epochs"],
+           help="full-batch epochs of f and of g")
+    option("--targets", choices=TARGET_STRATEGIES, default=_DEFAULTS["targets"],
+           help="how the target labels of the attack are drawn")
+    option("--norm", choices=NORMS, default=_DEFAULTS["norm"], help="norm of the attack")
+    option("--steps", type=_positive_int, default=_DEFAULTS["steps"],
+           help="attack steps (more than 1 is PGD)")
+    option("--device", default=_DEFAULTS["device"], help="torch device, such as cuda")
+    option("--seed", type=_non_negative(int), default=_DEFAULTS["seed"],
+           help="seeds the data, the networks, the targets and the noise")
+    _add_data_home(run)
     option("--json", action="store_true", help="print the result as JSON")
     run.set_defaults(handler=_run)
 
@@ -106,14 +171,18 @@ def _run(args):
         for name in ExperimentConfig.field_names()
         if hasattr(args, name)
     }
-    result = run_experiment(ExperimentConfig(**settings))
+    config = ExperimentConfig(**settings)
+    from .experiments import run_experiment
+
+    result = run_experiment(config)
     if args.json:
         print(json.dumps(result, indent=2))
         return
     print(
-        f"{result['dataset']}, scenario {result['scenario']}: width {result['hidden_dim']}, "
-        f"epsilon {result['epsilon']:g}, {result['loss']} loss, {result['targets']} "
-        f"targets, seed {result['seed']}"
+        f"{result['dataset']} (N={result['n_samples']}, d={result['n_features']}, "
+        f"{result['n_test']} test samples), scenario {result['scenario']}: width "
+        f"{result['hidden_dim']}, epsilon {result['epsilon']:g}, {result['loss']} loss, "
+        f"{result['targets']} targets, seed {result['seed']}"
     )
     for key, label in _ROWS:
         print(f"  {label:<36}{result[key]:>7.3f}")
@@ -161,22 +230,28 @@ def _n_jobs(text):
 def _add_sweep_options(parser):
     """Options that sweep and reproduce share: where to run, where to write."""
     option = parser.add_argument
-    option("--n-jobs", type=_n_jobs, default=None,
-           help="parallel runs through joblib (-1: one per CPU core; default 1)")
+    option("--n-jobs", type=_n_jobs,
+           help="parallel runs through joblib (-1: one per CPU core; default: 1, "
+           "or every worker of the cluster with --scheduler)")
     option("--scheduler", metavar="ADDRESS",
            help="run on the dask.distributed scheduler at ADDRESS "
-           "(e.g. tcp://10.0.0.5:8786) through joblib's dask backend")
+           "(e.g. tcp://10.0.0.5:8786) through joblib's dask backend "
+           "(default: this machine)")
     option("--quick", action="store_true",
-           help="smoke run: small synthetic data, 20 epochs, three points per sweep")
+           help="smoke run: synthetic data capped at N=200, d=50, 200 test "
+           "samples, width 50, 20 epochs, three points per sweep; real data "
+           "sets keep their size (MNIST and Fashion-MNIST are still loaded, "
+           "and downloaded if not cached)")
     option("--output", metavar="CSV", type=Path,
-           help="results file, one row per run (default: NAME.csv); runs already "
-           "in it are not run again")
+           help="results file, one row per run (default: NAME.csv, NAME-quick.csv "
+           "with --quick); runs already in it are not run again")
     option("--figure", dest="figure_path", metavar="PNG", type=Path,
-           help="figure file (default: NAME.png)")
-    option("--select", choices=("g_train_accuracy", "max"), default="g_train_accuracy",
+           help="figure file (default: the results file with .png)")
+    option("--select", choices=SELECTIONS, default=SELECTIONS[0],
            help="report every point at the learning-rate pair where g is most "
-           "accurate on D (default), or take every metric's maximum over the "
-           "pairs separately, as the authors' notebooks do")
+           "accurate on D, or take every metric's maximum over the pairs "
+           "separately, as the authors' notebooks do")
+    _add_data_home(parser)
 
 
 def _add_sweep_parser(subparsers):
@@ -187,18 +262,21 @@ def _add_sweep_parser(subparsers):
         "for every learning-rate pair of the preset's grid, and plot the "
         "accuracies of f and g and their agreement at the best pair.",
     )
-    sweep.add_argument("preset", choices=tuple(PRESETS), metavar="PRESET",
-                       help=f"one of {', '.join(PRESETS)}")
+    sweep.add_argument("preset", choices=_Catalogue("PRESETS"), metavar="PRESET",
+                       help="one of %(choices)s")
     sweep.add_argument("--param", dest="params", action="append", type=_setting_values,
                        required=True, metavar="NAME=V1,V2,...",
                        help="a setting of the preset and its values: one panel "
-                       "(repeat for more panels)")
+                       "(repeat for more panels); NAME is one of "
+                       f"{', '.join(SWEEPABLE)}")
     sweep.add_argument("--set", dest="settings", action="append", type=_setting,
                        default=[], metavar="NAME=VALUE",
-                       help="change a setting of the preset for every run")
+                       help="change a setting of the preset for every run: any "
+                       "NAME of --param, or device")
     sweep.add_argument("--learning-rates", type=_learning_rates, metavar="LR,LR,...",
                        help="learning-rate grid instead of the preset's; every "
-                       "pair (lr_f, lr_g) of these is run")
+                       "pair (lr_f, lr_g) of these is run (default: the preset's "
+                       "grid)")
     sweep.add_argument("--cosine", action="store_true",
                        help="also measure the cosine similarity of theorem 3.3")
     _add_sweep_options(sweep)
@@ -214,10 +292,11 @@ def _add_reproduce_parser(subparsers):
         "setting), PRESET-cosine (cosine similarity to theorem 3.3's "
         "direction) or PRESET-map (decision map).",
     )
-    figure.add_argument("figure", choices=tuple(FIGURES), metavar="FIGURE",
-                        help=f"one of {', '.join(FIGURES)}")
+    figure.add_argument("figure", choices=_Catalogue("FIGURES"), metavar="FIGURE",
+                        help="one of %(choices)s")
     figure.add_argument("--resolution", type=_positive_int, default=400,
-                        help="grid points per axis of a decision map")
+                        help="grid points per axis of a decision map (at most 50 "
+                        "with --quick)")
     _add_sweep_options(figure)
     figure.set_defaults(handler=_reproduce)
 
@@ -252,40 +331,70 @@ def _print_panels(panels, metrics):
             print(f"  {value!s:>10}{numbers}{rates}")
 
 
-def _save(fig, path):
-    fig.savefig(path, dpi=150)
-    import matplotlib.pyplot as plt
+def _pyplot():
+    """matplotlib's pyplot on a file backend, checked before any run starts."""
+    from .plotting import _pyplot
 
+    plt = _pyplot()
+    plt.switch_backend("Agg")
+    return plt
+
+
+def _save(fig, path, plt):
+    # "tight" keeps every legend and label inside the file.
+    fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
 
 
 def _sweep(args):
+    from .experiments import PRESETS, Sweep
+
     preset = PRESETS[args.preset]
     if args.learning_rates is not None:
         preset = replace(preset, learning_rates=args.learning_rates)
+    settings = dict(args.settings)
+    if args.data_home is not None:
+        settings["data_home"] = args.data_home
     sweeps = [
-        Sweep(name, values, settings=dict(args.settings), cosine=args.cosine)
+        Sweep(name, values, settings=settings, cosine=args.cosine)
         for name, values in args.params
     ]
     if args.quick:
         preset = preset.quick()
         sweeps = [sweep.quick() for sweep in sweeps]
+    # Every run is a valid configuration, and the figure can be drawn,
+    # before the first run starts.
+    preset.runs(sweeps)
+    plt = _pyplot()
+    from .experiments import run_sweeps
+    from .plotting import ACCURACY_METRICS, plot_sweeps
+
     name = "-".join([args.preset, *(param for param, _ in args.params)])
     output, figure = _paths(args, name)
     result = run_sweeps(preset, sweeps, output, select=args.select, **_parallel(args))
     metrics = ACCURACY_METRICS + (("cosine_similarity",) if args.cosine else ())
     _print_panels(result.panels, metrics)
-    _save(plot_sweeps(result.panels, metrics=metrics, title=name), figure)
+    _save(plot_sweeps(result.panels, metrics=metrics, title=name), figure, plt)
     print(f"{len(result.results)} runs in {output}; figure in {figure}")
 
 
 def _reproduce(args):
+    settings = {} if args.data_home is None else {"data_home": args.data_home}
+    plt = _pyplot()
+    from .experiments import FIGURES, reproduce
+    from .plotting import ACCURACY_METRICS, plot_decision_map, plot_sweeps
+
     output, figure = _paths(args, args.figure)
     options = {} if FIGURES[args.figure][1] == "map" else {
         "select": args.select, **_parallel(args)
     }
     result = reproduce(
-        args.figure, output, quick=args.quick, resolution=args.resolution, **options
+        args.figure,
+        output,
+        quick=args.quick,
+        resolution=args.resolution,
+        settings=settings,
+        **options,
     )
     title = f"{result.preset.name}: {result.preset.description}"
     if result.kind == "map":
@@ -298,7 +407,7 @@ def _reproduce(args):
         metrics = ("cosine_similarity",) if result.kind == "cosine" else ACCURACY_METRICS
         _print_panels(result.panels, metrics)
         fig = plot_sweeps(result.panels, metrics=metrics, title=title)
-    _save(fig, figure)
+    _save(fig, figure, plt)
     print(f"{len(result.results)} runs in {output}; figure in {figure}")
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-LOSSES = ("identity", "logistic")
+from ._choices import LOSSES
 
 
 def leaky_relu_derivative_(preactivation, slope):

@@ -193,7 +193,8 @@ def _fetch_openml_images(data_id, name, data_home, timeout):
         raise ConnectionError(
             f"Could not download {name} from OpenML ({exc}), and no copy is "
             f"cached in {where}. Connect to the internet once, or pass the "
-            "data_home of a scikit-learn data cache that holds it."
+            "data_home of a scikit-learn data cache that holds it (--data-home "
+            "on the command line)."
         ) from exc
     finally:
         socket.setdefaulttimeout(previous)

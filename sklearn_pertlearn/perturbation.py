@@ -29,11 +29,8 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 
+from ._choices import BASES, NORMS, TARGET_STRATEGIES
 from ._validation import check_float_array, check_n_features, to_tensor
-
-NORMS = ("l2", "linf")
-TARGET_STRATEGIES = ("balanced", "random", "random_other", "shift")
-BASES = ("none", "data", "uniform")
 
 _ATTACK_CONSTRAINTS = {
     "epsilon": [Interval(Real, 0, None, closed="left")],

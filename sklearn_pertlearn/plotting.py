@@ -14,7 +14,8 @@ def _pyplot():
     except ImportError as exc:
         raise ImportError(
             "Plotting needs matplotlib, which is not installed. Install it with "
-            "`pip install sklearn-pertlearn[plot]`."
+            "`pip install matplotlib`, or from a checkout of sklearn-pertlearn "
+            'with `pip install -e ".[plot]"`.'
         ) from exc
     return plt
 
@@ -294,7 +295,9 @@ def plot_sweeps(summaries, *, metrics=ACCURACY_METRICS, ncols=2, title=None):
     for ax in axes.flat[len(summaries):]:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(metrics))
+    # As many legend columns as panel columns, so that the legend is never
+    # wider than the figure (a one-panel figure stacks its entries).
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(metrics), ncols))
     if metrics == ("cosine_similarity",):
         fig.supylabel("cosine similarity")
     else:

@@ -1,0 +1,219 @@
+"""Many runs at once: through joblib on local processes or on a dask cluster."""
+
+import os
+import tempfile
+import warnings
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict
+
+from joblib import Parallel, delayed, parallel_config
+
+from ._config import ExperimentConfig
+from ._results import _is_done, _key, _merge, _ResultsFile
+from ._run import run_experiment
+from ._workers import _end_with_parent
+
+# What f depends on: runs that agree here share f (and its cached fit).
+_F_FIELDS = (
+    "dataset",
+    "n_samples",
+    "n_features",
+    "hidden_dim",
+    "loss",
+    "slope",
+    "lr_f",
+    "epochs",
+    "seed",
+    "device",
+)
+
+
+def _run_or_fail(config, memory):
+    """Run ``config``; return ``(result, None)`` or ``(config, error message)``.
+
+    A ValueError of one run (a training set of one class, target labels of
+    one class) must not stop the others.
+    """
+    try:
+        return run_experiment(config, memory=memory), None
+    except ValueError as exc:
+        return config, str(exc)
+
+
+def _cache_friendly_order(configs):
+    """Put the first run of every f first, so that the others find f cached.
+
+    Parallel workers take runs in order: after the leaders, every run finds
+    its f in the cache instead of fitting it beside another worker. Within
+    each rank the longest runs go first, so that no worker is left with a
+    long run while the others idle at the end.
+    """
+    rank, seen = {}, {}
+    for index, config in enumerate(configs):
+        f_key = tuple(getattr(config, name) for name in _F_FIELDS)
+        rank[index] = seen.get(f_key, 0)
+        seen[f_key] = rank[index] + 1
+
+    def expected_cost(index):
+        # Epochs times the multiply-adds of one epoch, which dominate.
+        config = configs[index]
+        epochs_g = config.epochs if config.epochs_g is None else config.epochs_g
+        epochs = epochs_g + (config.epochs if rank[index] == 0 else 0)
+        # A real data set (sizes None) has one size for all its runs.
+        size = (config.n_samples or 1) * (config.n_features or 1)
+        return epochs * size * config.hidden_dim
+
+    order = sorted(range(len(configs)), key=lambda i: (rank[i], -expected_cost(i)))
+    return [configs[i] for i in order]
+
+
+@contextmanager
+def _cache(memory):
+    if memory is None:
+        with tempfile.TemporaryDirectory(prefix="pertlearn-f-cache-") as folder:
+            yield folder
+    else:
+        yield None if memory is False else memory
+
+
+def _backend(scheduler):
+    """joblib's dask backend on the cluster at ``scheduler``, or nothing."""
+    if scheduler is None:
+        return nullcontext()
+
+    @contextmanager
+    def connected():
+        try:
+            from distributed import Client
+        except ImportError as exc:
+            raise ImportError(
+                "Running on a dask cluster needs dask.distributed, which is not "
+                'installed. Install it with `pip install "dask[distributed]"`, or from '
+                'a checkout of sklearn-pertlearn with `pip install -e ".[distributed]"`.'
+            ) from exc
+        try:
+            client = Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise ConnectionError(
+                f"Could not connect to the dask scheduler at {scheduler!r}: {exc}"
+            ) from exc
+        with client, parallel_config(backend="dask"):
+            yield
+
+    return connected()
+
+
+def run_experiments(
+    configs,
+    output=None,
+    *,
+    n_jobs=None,
+    scheduler=None,
+    memory=None,
+    progress=False,
+):
+    """Run many experiments in parallel, resumably.
+
+    Runs go through :class:`joblib.Parallel`, so they spread over local
+    processes (``n_jobs``) or a dask cluster (``scheduler``). With ``output``
+    every finished run is appended to a CSV file and flushed at once; runs
+    already in the file are not run again, so a sweep that was interrupted,
+    even killed, resumes where it stopped.
+
+    Parameters
+    ----------
+    configs : iterable of ExperimentConfig
+        The runs. Runs that differ only in ``device`` or ``cosine`` are one
+        run (measured with the cosine similarity if any asks for it).
+    output : str or path-like, default=None
+        CSV file of results (one row per run: every setting, then
+        :data:`METRICS`), created if missing and appended to.
+    n_jobs : int, default=None
+        Number of parallel jobs, as in scikit-learn; None means 1, or all the
+        workers of a cluster. Each local worker runs torch with
+        ``cpu_count // n_jobs`` threads (joblib's rule).
+    scheduler : str, default=None
+        Address of a ``dask.distributed`` scheduler (for example
+        ``"tcp://10.0.0.5:8786"``): the runs go through joblib's dask backend.
+        Workers must be able to import this package.
+    memory : str, path-like, joblib.Memory or False, default=None
+        Where the fits of f are cached, so that runs sharing f (other
+        ``lr_g``, ``epsilon``, ``epochs_g``, targets or scenario) fit it once.
+        None uses a temporary folder on this machine, removed at the end; on
+        a cluster of several machines pass a folder that every worker can
+        reach. False does not cache.
+    progress : bool, default=False
+        Show a progress bar over runs on stderr.
+
+    Returns
+    -------
+    results : list of dict
+        One result per unique run, in the order of ``configs`` (see
+        :func:`run_experiment`), read from ``output`` for runs that were
+        already there. A run whose fit raised a ValueError (such as a
+        training set of a single class) is left out, with a warning, and is
+        tried again the next time.
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from sklearn_pertlearn.experiments import ExperimentConfig, run_experiments
+    >>> base = ExperimentConfig(n_samples=100, n_features=20, epochs=20)
+    >>> results = run_experiments(
+    ...     [replace(base, hidden_dim=m) for m in (10, 100)])
+    >>> [result["hidden_dim"] for result in results]
+    [10, 100]
+    """
+    configs = _merge(configs)
+    results_file = None if output is None else _ResultsFile(output)
+    found = {} if results_file is None else results_file.finished()
+    todo = [config for config in configs if not _is_done(config, found)]
+    failures = []
+    if todo:
+        from tqdm.auto import tqdm
+
+        # The bar starts once the cluster is reached, so that a failed
+        # connection is reported alone.
+        with _cache(memory) as cache, _backend(scheduler), tqdm(
+            total=len(configs),
+            initial=len(configs) - len(todo),
+            unit="run",
+            disable=not progress,
+        ) as bar:
+            runs = Parallel(
+                n_jobs=n_jobs,
+                return_as="generator_unordered",
+                initializer=_end_with_parent,
+                initargs=(os.getpid(),),
+            )(
+                delayed(_run_or_fail)(config, cache)
+                for config in _cache_friendly_order(todo)
+            )
+            for result, error in runs:
+                if error is None:
+                    found[_key(result)] = result
+                    if results_file is not None:
+                        results_file.append(result)
+                else:
+                    failures.append((result, error))
+                bar.update()
+    if failures:
+        if len(failures) == len(todo) == len(configs):
+            raise ValueError(f"Every run failed; the first: {failures[0][1]}")
+        config, error = failures[0]
+        warnings.warn(
+            f"{len(failures)} of {len(configs)} runs failed and are left out; "
+            f"the first ({_describe(config)}): {error}",
+            stacklevel=2,
+        )
+    return [found[key] for key in map(_key, map(asdict, configs)) if key in found]
+
+
+def _describe(config):
+    defaults = ExperimentConfig()
+    return ", ".join(
+        f"{name}={getattr(config, name)!r}"
+        for name in ExperimentConfig.field_names()
+        if getattr(config, name) != getattr(defaults, name)
+    ) or "the defaults"
+
