@@ -9,6 +9,7 @@ authors trained with Lightning's ``precision=16``, which is ``"16-mixed"``.
 """
 
 import warnings
+from functools import cache
 
 import torch
 
@@ -20,6 +21,7 @@ PRODUCT_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 _CPU_BF16_FEATURES = ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16")
 
 
+@cache
 def cpu_bf16_features():
     """The names of this CPU's bfloat16 instructions that torch uses; empty if none.
 
