@@ -36,26 +36,9 @@ def _missing_import(doctest):
     return None
 
 
-# Doctests of modules whose examples need an optional dependency without
-# importing it themselves, and that dependency: without it they are skipped,
-# so that the suite passes with the core requirements alone.
-_DOCTEST_REQUIRES = {"sklearn_pertlearn.plotting": "matplotlib"}
-
-
 def pytest_collection_modifyitems(config, items):
-    missing = {
-        module: package
-        for module, package in _DOCTEST_REQUIRES.items()
-        if importlib.util.find_spec(package) is None
-    }
     for item in items:
-        if not isinstance(item, DoctestItem):
-            continue
-        package = _missing_import(item.dtest)
-        # A doctest item is named after the object it documents.
-        package = package or next(
-            (needed for module, needed in missing.items() if item.name.startswith(module + ".")),
-            None,
-        )
-        if package is not None:
-            item.add_marker(pytest.mark.skip(reason=f"needs the optional {package}"))
+        if isinstance(item, DoctestItem):
+            package = _missing_import(item.dtest)
+            if package is not None:
+                item.add_marker(pytest.mark.skip(reason=f"needs the optional {package}"))

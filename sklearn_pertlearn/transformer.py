@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._validation import FLOAT_DTYPES, check_n_features
 from .classifier import WideTwoLayerNetClassifier
 from .perturbation import (
     BASES,
@@ -27,7 +28,6 @@ from .perturbation import (
     _perturb,
     make_targets,
 )
-from ._validation import FLOAT_DTYPES, check_n_features
 
 
 class AdversarialPerturbationTransformer(
