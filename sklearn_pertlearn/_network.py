@@ -28,6 +28,11 @@ def leaky_relu_derivative_(preactivation, slope):
     return derivative
 
 
+def _max_exponent(dtype):
+    """The binary exponent of ``dtype``'s largest number: 16 for float16, 128 for float32."""
+    return math.frexp(torch.finfo(dtype).max)[1]
+
+
 class TwoLayerNetwork(nn.Module):
     """Two-layer network ``f(x) = sum_k a_k sigma(w_k . x + b_k)``.
 
@@ -166,18 +171,20 @@ class TwoLayerNetwork(nn.Module):
         entry of ``dL/d(pre)`` near 1, and the result is unscaled in the
         weights' dtype (exact, both ways). A product beyond float16's range
         (65504), possible on large unscaled inputs, is computed again in the
-        weights' dtype.
+        weights' dtype. bfloat16 has float32's range and needs neither.
         """
         dtype = self.weight.dtype
-        if X.dtype == dtype:
-            grad_pre = self._preactivation_gradient(preactivation, grad_output)
-            return grad_pre.t() @ X, grad_pre.sum(dim=0)
-        peak = grad_output.abs().max() * self.readout.abs().max()
-        # frexp(0) has exponent 0: no gradient, no scaling.
-        scale = torch.exp2(-torch.frexp(peak).exponent.to(dtype))
-        grad_pre = self._preactivation_gradient(preactivation, grad_output * scale)
+        scale = None
+        if _max_exponent(X.dtype) < _max_exponent(dtype):
+            peak = grad_output.abs().max() * self.readout.abs().max()
+            # frexp(0) has exponent 0: no gradient, no scaling.
+            scale = torch.exp2(-torch.frexp(peak).exponent.to(dtype))
+            grad_output = grad_output * scale
+        grad_pre = self._preactivation_gradient(preactivation, grad_output)
         grad_weight = grad_pre.t() @ X
-        if torch.finfo(X.dtype).max < torch.finfo(dtype).max and not grad_weight.isfinite().all():
+        if scale is None:
+            return grad_weight.to(dtype), grad_pre.sum(dim=0, dtype=dtype)
+        if not grad_weight.isfinite().all():
             grad_weight = grad_pre.t().to(dtype) @ X.to(dtype)
         return grad_weight.to(dtype).div_(scale), grad_pre.sum(dim=0, dtype=dtype).div_(scale)
 
