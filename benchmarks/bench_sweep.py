@@ -16,6 +16,10 @@ fits of f that saves. Run::
     python benchmarks/bench_sweep.py                   # sG-a, --n-jobs 1 and 2
     python benchmarks/bench_sweep.py --threads 1       # one torch thread here
     python benchmarks/bench_sweep.py --quick           # a smoke run
+    python benchmarks/bench_sweep.py --n-jobs 1 --precision 32-true,bf16-mixed
+
+With several ``--precision`` values the figure is run once per value and
+``--n-jobs`` pair; the speed-up column is then over the first precision too.
 """
 
 import argparse
@@ -29,10 +33,10 @@ import torch
 from sklearn_pertlearn.experiments import FIGURES, PRESETS, reproduce
 
 F_SETTINGS = ("dataset", "n_samples", "n_features", "hidden_dim", "loss", "slope",
-              "lr_f", "epochs", "seed")
+              "lr_f", "epochs", "seed", "precision")
 MEASURED = ("f_train_accuracy", "g_train_accuracy", "f_test_accuracy",
             "g_test_accuracy", "agreement", "cosine_similarity", "seconds")
-NOT_SETTINGS = (*MEASURED, "cosine", "device")
+NOT_SETTINGS = (*MEASURED, "cosine", "device", "precision")
 
 
 def _settings(result):
@@ -73,6 +77,9 @@ def main():
                         help="torch threads of this process, where --n-jobs 1 runs "
                         "(default: torch's own, one per core); workers of "
                         "--n-jobs > 1 follow joblib's rule, cores // n_jobs")
+    parser.add_argument("--precision", default="32-true",
+                        help="comma-separated precisions of training to time "
+                        "(default 32-true; bf16-mixed is fast on CPUs with AVX512-BF16)")
     parser.add_argument("--quick", action="store_true", help="the quick preset: a smoke run")
     parser.add_argument("--output-dir", type=Path, default=None,
                         help="keep the results files here (default: a temporary folder)")
@@ -92,26 +99,31 @@ def main():
     folder = args.output_dir or Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     folder.mkdir(parents=True, exist_ok=True)
     timings = []
-    for n_jobs in (int(value) for value in args.n_jobs.split(",")):
-        output = folder / f"{args.figure}-n_jobs{n_jobs}{'-quick' if args.quick else ''}.csv"
-        output.unlink(missing_ok=True)
-        start = time.perf_counter()
-        result = reproduce(args.figure, output, quick=args.quick, n_jobs=n_jobs)
-        wall = time.perf_counter() - start
-        timings.append((n_jobs, wall, result))
-        print(f"  n_jobs={n_jobs}: {wall:8.1f} s, {len(result.results)} runs, "
-              f"{60 * len(result.results) / wall:6.1f} runs/min "
-              f"(results in {output})")
+    for precision in args.precision.split(","):
+        for n_jobs in (int(value) for value in args.n_jobs.split(",")):
+            output = folder / (f"{args.figure}-{precision}-n_jobs{n_jobs}"
+                               f"{'-quick' if args.quick else ''}.csv")
+            output.unlink(missing_ok=True)
+            start = time.perf_counter()
+            result = reproduce(args.figure, output, quick=args.quick, n_jobs=n_jobs,
+                               settings={"precision": precision})
+            wall = time.perf_counter() - start
+            timings.append((precision, n_jobs, wall, result))
+            print(f"  {precision} n_jobs={n_jobs}: {wall:8.1f} s, {len(result.results)} "
+                  f"runs, {60 * len(result.results) / wall:6.1f} runs/min "
+                  f"(results in {output})")
 
-    first_jobs, first_wall, first = timings[0]
-    print(f"\n{'n_jobs':>6} {'wall (s)':>9} {'runs/min':>9} {'speed-up':>9} "
-          f"{'runs that differ':>17}")
-    for n_jobs, wall, result in timings:
-        # Other thread counts sum in another order: a run may differ in the
-        # last bits and, rarely, in an accuracy.
+    _, first_jobs, first_wall, first = timings[0]
+    print(f"\n{'precision':>10} {'n_jobs':>6} {'wall (s)':>9} {'runs/min':>9} "
+          f"{'speed-up':>9} {'runs that differ':>17}")
+    for precision, n_jobs, wall, result in timings:
+        # Other thread counts sum in another order, other precisions round
+        # otherwise: a run may differ in the last bits and, rarely, in an
+        # accuracy.
         differ = _differing_runs(result.results, first.results)
-        print(f"{n_jobs:>6} {wall:>9.1f} {60 * len(result.results) / wall:>9.1f} "
-              f"{first_wall / wall:>9.2f} {differ:>17}")
+        print(f"{precision:>10} {n_jobs:>6} {wall:>9.1f} "
+              f"{60 * len(result.results) / wall:>9.1f} {first_wall / wall:>9.2f} "
+              f"{differ:>17}")
 
     print(f"\nfit seconds per sweep (n_jobs={first_jobs}; a shared run counts once):")
     for name, seconds in _fit_seconds_by_sweep(preset, sweeps, first.results).items():

@@ -12,3 +12,5 @@ NORMS = ("l2", "linf")
 TARGET_STRATEGIES = ("balanced", "random", "random_other", "shift")
 #: What is perturbed: nothing (x_adv = r), the data, or uniform noise.
 BASES = ("none", "data", "uniform")
+#: Numeric precisions of training, in PyTorch Lightning's names.
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")

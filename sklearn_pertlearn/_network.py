@@ -28,6 +28,11 @@ def leaky_relu_derivative_(preactivation, slope):
     return derivative
 
 
+def _max_exponent(dtype):
+    """The binary exponent of ``dtype``'s largest number: 16 for float16, 128 for float32."""
+    return math.frexp(torch.finfo(dtype).max)[1]
+
+
 class TwoLayerNetwork(nn.Module):
     """Two-layer network ``f(x) = sum_k a_k sigma(w_k . x + b_k)``.
 
@@ -95,11 +100,22 @@ class TwoLayerNetwork(nn.Module):
         return 1 if self.readout.dim() == 1 else self.readout.shape[1]
 
     def preactivation(self, X):
-        """Return ``X W^T + b``, shape ``(n, m)``."""
-        return torch.addmm(self.bias, X, self.weight.t())
+        """Return ``X W^T + b``, shape ``(n, m)``, in the dtype of ``X``.
+
+        Inputs of a 16-bit type (mixed precision training) are multiplied by
+        the weights rounded to that type.
+        """
+        weight, bias = self.weight, self.bias
+        if X.dtype != weight.dtype:
+            weight, bias = weight.to(X.dtype), bias.to(X.dtype)
+        return torch.addmm(bias, X, weight.t())
 
     def output(self, preactivation):
-        """Return f from the pre-activations: margins ``(n,)`` or logits ``(n, K)``."""
+        """Return f from the pre-activations: margins ``(n,)`` or logits ``(n, K)``.
+
+        16-bit pre-activations are summed in the weights' dtype.
+        """
+        preactivation = preactivation.to(self.readout.dtype)
         return F.leaky_relu(preactivation, self.slope) @ self.readout
 
     def forward(self, X):
@@ -114,13 +130,16 @@ class TwoLayerNetwork(nn.Module):
         return leaky_relu_derivative_(preactivation.clone(), self.slope)
 
     def _preactivation_gradient(self, preactivation, grad_output):
-        # dL/d(pre) = (dL/df a^T) * sigma'(pre), for margins or logits. The
-        # multiplication by sigma' is autograd's own fused kernel: one pass,
-        # and the same rounding as autograd.
+        # dL/d(pre) = (dL/df a^T) * sigma'(pre), for margins or logits, in the
+        # dtype of the pre-activations. The multiplication by sigma' is
+        # autograd's own fused kernel: one pass, and the same rounding as
+        # autograd.
+        readout = self.readout.to(preactivation.dtype)
+        grad_output = grad_output.to(preactivation.dtype)
         if grad_output.dim() == 1:
-            upstream = torch.outer(grad_output, self.readout)
+            upstream = torch.outer(grad_output, readout)
         else:
-            upstream = grad_output @ self.readout.t()
+            upstream = grad_output @ readout.t()
         return torch.ops.aten.leaky_relu_backward(
             upstream, preactivation, self.slope, False
         )
@@ -140,10 +159,34 @@ class TwoLayerNetwork(nn.Module):
         Returns
         -------
         grad_weight, grad_bias : torch.Tensor
-            Shapes ``(m, d)`` and ``(m,)``.
+            Shapes ``(m, d)`` and ``(m,)``, in the weights' dtype.
+
+        Notes
+        -----
+        With ``X`` and ``preactivation`` of a 16-bit type (mixed precision)
+        the weight gradient's product runs in that type. The per-sample
+        gradients carry the loss's ``1 / N`` and the readout's ``1 / sqrt(m)``
+        and can fall below float16's smallest normal number (6e-5), so they
+        enter the product scaled by a power of two that brings the largest
+        entry of ``dL/d(pre)`` near 1, and the result is unscaled in the
+        weights' dtype (exact, both ways). A product beyond float16's range
+        (65504), possible on large unscaled inputs, is computed again in the
+        weights' dtype. bfloat16 has float32's range and needs neither.
         """
+        dtype = self.weight.dtype
+        scale = None
+        if _max_exponent(X.dtype) < _max_exponent(dtype):
+            peak = grad_output.abs().max() * self.readout.abs().max()
+            # frexp(0) has exponent 0: no gradient, no scaling.
+            scale = torch.exp2(-torch.frexp(peak).exponent.to(dtype))
+            grad_output = grad_output * scale
         grad_pre = self._preactivation_gradient(preactivation, grad_output)
-        return grad_pre.t() @ X, grad_pre.sum(dim=0)
+        grad_weight = grad_pre.t() @ X
+        if scale is None:
+            return grad_weight.to(dtype), grad_pre.sum(dim=0, dtype=dtype)
+        if not grad_weight.isfinite().all():
+            grad_weight = grad_pre.t().to(dtype) @ X.to(dtype)
+        return grad_weight.to(dtype).div_(scale), grad_pre.sum(dim=0, dtype=dtype).div_(scale)
 
     def margin_gradient(self, X):
         """Gradient of the margin with respect to the inputs, ``(n, d)``; two classes only.

@@ -87,7 +87,9 @@ class ClosedFormNet(NeuralNet):
     The training step computes the loss and the gradients of the first layer in
     closed form (two matrix products, no autograd graph) and hands them to the
     optimizer through :func:`optimizer_step`, so any optimizer, scheduler and
-    callback behaves as usual.
+    callback behaves as usual. Inputs of a 16-bit type (mixed precision) make
+    the two products run in that type; the weights, the optimizer's state and
+    the loss stay in the weights' dtype.
     """
 
     def get_default_callbacks(self):
@@ -107,7 +109,7 @@ class ClosedFormNet(NeuralNet):
                 # not computed at all.
                 output = None
                 grad_output = criterion.output_gradient(
-                    y, module.n_outputs, X.dtype, sample_weight
+                    y, module.n_outputs, module.weight.dtype, sample_weight
                 )
             else:
                 output = module.output(preactivation)

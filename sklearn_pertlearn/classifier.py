@@ -13,7 +13,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._choices import PRECISIONS
 from ._network import LOSSES, MarginLoss, TwoLayerNetwork
+from ._precision import product_dtype, to_product_dtype
 from ._skorch import (
     SGD,
     Adam,
@@ -53,7 +55,8 @@ _ARCHITECTURE = ("hidden_dim", "slope", "dtype", "device")
 # optimizer and the scheduler around the current weights. (max_epochs is read
 # by every fit; random_state only seeds a new network.)
 _OPTIMIZATION = (
-    "loss", "solver", "lr", "momentum", "batch_size", "lr_scheduler", "class_weight", "verbose"
+    "loss", "solver", "lr", "momentum", "batch_size", "lr_scheduler", "class_weight", "verbose",
+    "precision",
 )
 
 # What lr="auto" and batch_size="auto" mean for each solver (the tuple's
@@ -163,6 +166,19 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         Floating point type of the weights and computations. Inputs of either
         type are accepted and converted.
 
+    precision : {"32-true", "bf16-mixed", "16-mixed"}, default="32-true"
+        Numeric precision of training, in PyTorch Lightning's names.
+        ``"32-true"`` computes everything in ``dtype``. The mixed settings
+        run the epoch's two matrix products in bfloat16 (``"bf16-mixed"``) or
+        float16 (``"16-mixed"``, the authors' ``precision=16``), with the
+        inputs rounded once per fit and the weights at every step, while the
+        master weights, the momentum, the loss and the learning-rate schedule
+        stay in ``dtype``; predictions and the attacks use ``dtype`` only.
+        bfloat16 is fast on CPUs with AVX512-BF16 or AMX (elsewhere it warns
+        that it is emulated) and on CUDA devices from Ampere on; float16 needs
+        a CUDA device (on a CPU it is a ValueError: torch has no fast float16
+        product there). See :ref:`precision` for the speed and the fidelity.
+
     device : str, default="cpu"
         Torch device to train and predict on: ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``; any other device, or a CUDA device that is not there,
@@ -181,12 +197,13 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         When true, ``fit`` continues from the weights of the previous fit instead
         of starting from the initial weights, as ``partial_fit`` always does.
         As with ``MLPClassifier``'s warm start, changed training settings
-        (``loss``, ``solver``, ``lr``, ``momentum``, ``batch_size``, ``lr_scheduler``,
-        ``class_weight``, ``max_epochs``, ``verbose``) take effect at the next
-        call, here at the next ``partial_fit`` too: while they stay the same,
-        the optimizer's momentum and the scheduler's state carry over (two
-        warm fits of 5 epochs equal one of 10); a changed one rebuilds the
-        optimizer and the scheduler around the current weights.
+        (``loss``, ``solver``, ``lr``, ``momentum``, ``batch_size``,
+        ``lr_scheduler``, ``class_weight``, ``precision``, ``max_epochs``,
+        ``verbose``) take effect at the next call, here at the next
+        ``partial_fit`` too: while they stay the same, the optimizer's momentum
+        and the scheduler's state carry over (two warm fits of 5 epochs equal
+        one of 10); a changed one rebuilds the optimizer and the scheduler
+        around the current weights.
         The architecture (``hidden_dim``, ``slope``, ``dtype``, ``device``,
         the number of features and the classes) cannot change under weights
         that exist: a warm ``fit`` or ``partial_fit`` after such a change
@@ -299,6 +316,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         "lr_scheduler": [StrOptions({"plateau"}), None],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "dtype": [StrOptions(set(_DTYPES))],
+        "precision": [StrOptions(set(PRECISIONS))],
         "device": DEVICE_CONSTRAINT,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -319,6 +337,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         lr_scheduler="plateau",
         class_weight=None,
         dtype="float32",
+        precision="32-true",
         device="cpu",
         random_state=None,
         verbose=0,
@@ -335,6 +354,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         self.lr_scheduler = lr_scheduler
         self.class_weight = class_weight
         self.dtype = dtype
+        self.precision = precision
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -527,6 +547,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         ``previous`` (whose history it continues) when given.
         """
         device = check_device(self.device)
+        self._product_dtype_ = product_dtype(self.precision, device, type(self).__name__)
         rng = check_random_state(self.random_state)
         init_seed, shuffle_seed = rng.randint(SEED_BOUND, size=2)
         n_classes = len(self.classes_)
@@ -616,6 +637,11 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         net.max_epochs = n_epochs
         net.criterion_.class_weight = class_weight
         inputs = self._to_tensor(X)
+        if self._product_dtype_ is not None:
+            # Rounded once per call; the training step multiplies in its dtype.
+            inputs = to_product_dtype(
+                inputs, self._product_dtype_, type(self).__name__, self.precision
+            )
         if sample_weight is not None:
             # skorch's way to hand sample weights to the training step: a dict
             # as X, batched row by row with the inputs.

@@ -53,6 +53,22 @@ def test_run_prints_the_numbers_of_the_library(capsys):
     assert result["n_test"] == 1000 and result["epochs_g"] is None
 
 
+@pytest.mark.filterwarnings("ignore:.*no bfloat16 instructions:UserWarning")
+def test_run_and_sweep_train_in_the_precision_asked(pyplot, tmp_path, capsys):
+    main(["run", "--n-samples", "100", "--n-features", "20", "--epochs", "20",
+          "--precision", "bf16-mixed", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    expected = library_run(ExperimentConfig(
+        n_samples=100, n_features=20, epochs=20, precision="bf16-mixed"
+    ))
+    assert result["precision"] == "bf16-mixed"
+    assert _outcome(result) == _outcome(expected)
+    output = tmp_path / "width.csv"
+    main(["sweep", "sG-a", "--param", "hidden_dim=5,50", "--learning-rates", "1.0",
+          *TINY, "--precision", "bf16-mixed", "--output", str(output)])
+    assert [row["precision"] for row in _rows(output)] == ["bf16-mixed"] * 2
+
+
 def test_real_data_reports_the_sizes_it_used_and_refuses_others(monkeypatch, capsys):
     # A stand-in for MNIST that records where it was asked to look.
     asked = []
@@ -223,6 +239,7 @@ def test_a_one_panel_figure_keeps_its_legend_inside(pyplot):
          "must be positive"),
         (["reproduce", "sG-c"], "invalid choice: 'sG-c'"),
         (["run", "--width", "0"], "must be at least 1"),
+        (["run", "--precision", "16"], "invalid choice: '16'"),
     ],
 )
 def test_bad_arguments_print_one_line_and_exit_2(args, message, capsys):
@@ -233,6 +250,18 @@ def test_bad_arguments_print_one_line_and_exit_2(args, message, capsys):
     # Subcommands' own parser errors name the subcommand.
     assert re.match(r"pertlearn( \w+)?: error: ", err) and err.count("\n") == 1, err
     assert re.search(message, err), err
+
+
+def test_float16_on_a_cpu_is_one_line(capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("float16 trains on CUDA")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--n-samples", "50", "--n-features", "5", "--epochs", "1",
+              "--precision", "16-mixed"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs a CUDA device" in err and "bf16-mixed" in err
 
 
 def test_an_unwritable_output_is_one_line(pyplot, tmp_path, capsys):

@@ -50,6 +50,7 @@ def _outcome(result):
         ({"slope": 1.0}, "'slope' parameter.*Got 1.0"),
         ({"epochs_g": -1}, "'epochs_g' parameter.*Got -1"),
         ({"loss": "hinge"}, "'loss' parameter.*Got 'hinge'"),
+        ({"precision": "bf16"}, "'precision' parameter.*Got 'bf16'"),
         ({"cosine": True, "scenario": "uniform"}, "scenario='uniform' perturbs noise"),
     ],
 )

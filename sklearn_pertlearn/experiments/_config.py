@@ -9,7 +9,7 @@ from functools import cache
 from numbers import Integral, Real
 from os import PathLike
 
-from .._choices import LOSSES, NORMS, TARGET_STRATEGIES
+from .._choices import LOSSES, NORMS, PRECISIONS, TARGET_STRATEGIES
 
 #: Data sets drawn afresh for every run, in any size.
 SYNTHETIC_DATASETS = ("shifted-gaussian", "gaussian")
@@ -63,6 +63,7 @@ def _constraints():
         "targets": [StrOptions(set(TARGET_STRATEGIES))],
         "norm": [StrOptions(set(NORMS))],
         "steps": [Interval(Integral, 1, None, closed="left")],
+        "precision": [StrOptions(set(PRECISIONS))],
         "device": [str],
         "seed": [Interval(Integral, 0, 2**32 - 1, closed="both")],
         "cosine": ["boolean"],
@@ -113,6 +114,10 @@ class ExperimentConfig:
     norm : {"l2", "linf"}, default="l2"
     steps : int, default=1
         Attack steps; more than 1 is PGD.
+    precision : {"32-true", "bf16-mixed", "16-mixed"}, default="32-true"
+        Numeric precision of training f and g (see ``precision`` of
+        :class:`~sklearn_pertlearn.WideTwoLayerNetClassifier`); the authors
+        trained in ``"16-mixed"``.
     device : str, default="cpu"
     seed : int, default=0
         Seeds the data, the networks, the targets and the noise.
@@ -147,6 +152,7 @@ class ExperimentConfig:
     targets: str = "balanced"
     norm: str = "l2"
     steps: int = 1
+    precision: str = "32-true"
     device: str = "cpu"
     seed: int = 0
     cosine: bool = False

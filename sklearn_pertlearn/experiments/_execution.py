@@ -24,6 +24,7 @@ _F_FIELDS = (
     "lr_f",
     "epochs",
     "seed",
+    "precision",
     "device",
 )
 

@@ -80,6 +80,7 @@ def build_classifier(config, *, memory=None):
         momentum=0.9,
         batch_size=None,
         lr_scheduler="plateau",
+        precision=config.precision,
         device=config.device,
     )
     epochs_g = config.epochs if config.epochs_g is None else config.epochs_g
