@@ -121,6 +121,10 @@ def _run(name, text, namespace):
         exec(compile(text, name, "exec"), namespace)
 
 
+# Modules of the library that import an optional package themselves.
+_NEEDS = {"sklearn_pertlearn.plotting": "matplotlib"}
+
+
 def _missing_modules(texts):
     """Top-level modules that the blocks import and that are not installed."""
     names = set()
@@ -128,9 +132,12 @@ def _missing_modules(texts):
         source = doctest.script_from_examples(text) if text.startswith(">>>") else text
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.Import):
-                names.update(alias.name.split(".")[0] for alias in node.names)
+                modules = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names.add(node.module.split(".")[0])
+                modules = [node.module]
+            else:
+                continue
+            names.update(_NEEDS.get(module, module.split(".")[0]) for module in modules)
     return sorted(name for name in names if importlib.util.find_spec(name) is None)
 
 
