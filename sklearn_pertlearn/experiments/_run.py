@@ -81,6 +81,13 @@ def build_classifier(config, *, memory=None):
     model : PerturbationLearningClassifier
         Unfitted; f and g are :class:`WideTwoLayerNetClassifier` with every
         training setting of the paper given explicitly.
+
+    Examples
+    --------
+    >>> from sklearn_pertlearn.experiments import ExperimentConfig, build_classifier
+    >>> model = build_classifier(ExperimentConfig(scenario="b", lr_g=0.1))
+    >>> model.base, model.standardize, model.student.solver, model.student.lr
+    ('data', False, 'sgd', 0.1)
     """
     network = WideTwoLayerNetClassifier(
         config.hidden_dim,
