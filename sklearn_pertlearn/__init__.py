@@ -7,10 +7,9 @@ The estimators are loaded when first used, so that importing a light module
 of the package (the command line's options, say) does not import torch.
 """
 
-import importlib
-
 # Light: no torch, so it is imported at once.
 from ._config import config_context, get_config, set_config
+from ._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -23,14 +22,4 @@ _WHERE = {
 
 __all__ = [*sorted(_WHERE), "__version__", "config_context", "get_config", "set_config"]
 
-
-def __getattr__(name):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)

@@ -11,6 +11,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from torch.optim import Optimizer
+from torch.optim import optimizer as _optimizer_module
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 
@@ -166,11 +167,14 @@ def optimizer_step(optimizer, params, grads):
     ``momentum_buffer`` of every parameter), weight decay, dampening, Nesterov
     and ``maximize`` included: ``optimizer.step()`` costs about 0.2 ms per call
     in bookkeeping, a sixth of a full-batch epoch at the paper's size. Every
-    other optimizer receives the gradients in ``param.grad`` and steps itself.
+    other optimizer, and any optimizer with step hooks (its own or torch's
+    global ones, which only ``optimizer.step()`` runs), receives the gradients
+    in ``param.grad`` and steps itself.
     """
     group = optimizer.param_groups[0]
     plain_sgd = (
         type(optimizer) in (torch.optim.SGD, SGD)
+        and not _has_step_hooks(optimizer)
         and len(optimizer.param_groups) == 1
         and len(group["params"]) == len(params)
         and all(p is q for p, q in zip(group["params"], params))
@@ -198,6 +202,16 @@ def optimizer_step(optimizer, params, grads):
                 buffer.mul_(momentum).add_(grad, alpha=1 - dampening)
             grad = grad.add(buffer, alpha=momentum) if group["nesterov"] else buffer
         param.add_(grad, alpha=-lr)
+
+
+def _has_step_hooks(optimizer):
+    """Whether ``optimizer.step()`` would run a step pre- or post-hook."""
+    return bool(
+        optimizer._optimizer_step_pre_hooks
+        or optimizer._optimizer_step_post_hooks
+        or _optimizer_module._global_optimizer_pre_hooks
+        or _optimizer_module._global_optimizer_post_hooks
+    )
 
 
 class EpochTrainLoss(Callback):

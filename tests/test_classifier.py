@@ -19,6 +19,10 @@ from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_sp
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from torch.optim.optimizer import (
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
 
 from sklearn_pertlearn import WideTwoLayerNetClassifier
 from sklearn_pertlearn.classifier import CollapseWarning
@@ -217,6 +221,41 @@ def test_training_step_honours_the_optimizer(binary_data, setting, loss):
     _assert_trained_as(clf.module_, expected, initial, rtol=1e-10)
     plain = _from_scratch_fit(initial, X, y, optimizer=_sgd(0.05), **reference)
     assert not torch.allclose(expected[0], plain[0], rtol=1e-3)
+
+
+@pytest.mark.parametrize("scope", ["optimizer", "global"])
+def test_optimizer_step_hooks_run(binary_data, scope):
+    # Plain SGD is stepped without optimizer.step(), which alone runs step
+    # hooks: a registered hook must send every step through it.
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(
+        10, solver="sgd", lr_scheduler=None, max_epochs=0, random_state=0
+    ).fit(X, y)
+    calls = {"pre": 0, "post": 0}
+
+    def count(kind):
+        def hook(*args):
+            calls[kind] += 1
+
+        return hook
+
+    if scope == "optimizer":
+        optimizer = clf.net_.optimizer_
+        handles = [
+            optimizer.register_step_pre_hook(count("pre")),
+            optimizer.register_step_post_hook(count("post")),
+        ]
+    else:
+        handles = [
+            register_optimizer_step_pre_hook(count("pre")),
+            register_optimizer_step_post_hook(count("post")),
+        ]
+    try:
+        clf.set_params(warm_start=True, max_epochs=3).fit(X, y)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert calls == {"pre": 3, "post": 3}
 
 
 def test_plateau_scheduler_steps_on_every_epochs_training_loss(binary_data):

@@ -25,6 +25,7 @@ from sklearn_pertlearn.experiments import (
     run_sweeps,
     summarize_sweep,
 )
+from sklearn_pertlearn.experiments._execution import _describe
 
 # Small enough for a tenth of a second per run, large enough to learn.
 TINY = ExperimentConfig(n_samples=100, n_features=20, n_test=100, epochs=20)
@@ -381,6 +382,15 @@ def test_a_failed_run_is_left_out_with_a_warning(tmp_path):
     assert [r["dataset"] for r in results] == ["shifted-gaussian"]
     with pytest.raises(ValueError, match="Every run failed"):
         run_experiments([one_class])
+
+
+def test_a_failed_run_is_described_by_the_settings_that_apply():
+    # Real data sets leave the synthetic sizes None: they are not listed.
+    assert _describe(ExperimentConfig(dataset="digits", epochs=3)) == (
+        "dataset='digits', epochs=3"
+    )
+    assert _describe(ExperimentConfig(n_samples=20)) == "n_samples=20"
+    assert _describe(ExperimentConfig()) == "the defaults"
 
 
 def test_quick_sweep_reproduces_the_papers_shape(tmp_path):

@@ -40,7 +40,7 @@ and this package loads its modules when one of their names is first used, so
 that the command line offers its choices without importing torch.
 """
 
-import importlib
+from .._lazy import lazy_attributes
 
 _MODULES = {
     "_config": (
@@ -68,14 +68,4 @@ _WHERE = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)

@@ -211,10 +211,12 @@ def run_experiments(
 
 
 def _describe(config):
+    # The settings that differ from the defaults; a None left in a validated
+    # configuration is a setting that does not apply (the sizes of real data).
     defaults = ExperimentConfig()
     return ", ".join(
         f"{name}={getattr(config, name)!r}"
         for name in ExperimentConfig.field_names()
-        if getattr(config, name) != getattr(defaults, name)
+        if getattr(config, name) not in (None, getattr(defaults, name))
     ) or "the defaults"
 

@@ -202,6 +202,15 @@ class Preset:
     def configs(self, sweep):
         """The runs of ``sweep``: one list per value, one config per pair.
 
+        Parameters
+        ----------
+        sweep : Sweep
+            One of the preset's sweeps, or another over its configuration.
+
+        Returns
+        -------
+        list of list of ExperimentConfig
+
         Examples
         --------
         >>> from sklearn_pertlearn.experiments import PRESETS
@@ -226,7 +235,17 @@ class Preset:
         return points
 
     def runs(self, sweeps=None):
-        """Every run of ``sweeps`` (default: the accuracy figure's), once each."""
+        """Every run of ``sweeps``, once each.
+
+        Parameters
+        ----------
+        sweeps : list of Sweep, default=None
+            None is the preset's own sweeps (the accuracy figure's).
+
+        Returns
+        -------
+        list of ExperimentConfig
+        """
         sweeps = self.sweeps if sweeps is None else sweeps
         return _merge(
             config
@@ -241,6 +260,15 @@ class Preset:
         For settings that change where a run is computed, not what it
         computes (``device``, ``data_home``); the learning rates come from
         the grid.
+
+        Parameters
+        ----------
+        **settings
+            Fields of :class:`ExperimentConfig` and their values.
+
+        Returns
+        -------
+        Preset
 
         Examples
         --------

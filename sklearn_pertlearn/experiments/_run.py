@@ -21,7 +21,19 @@ from ._config import SCENARIOS, SYNTHETIC_DATASETS, ExperimentConfig
 
 
 def load_experiment_data(config):
-    """Return ``(X_train, y_train, X_test, y_test)`` for ``config``.
+    """Return the training and test data of one run.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        Its ``dataset``, sizes, ``seed`` and ``data_home`` are used.
+
+    Returns
+    -------
+    X_train, y_train, X_test, y_test : ndarray
+        Synthetic data drawn from ``seed`` (training set first, so that it
+        does not depend on ``n_test``); digits 1 vs 2 split 70/30 stratified
+        by ``seed``; the MNIST pairs' own training and test sets.
 
     Examples
     --------
@@ -69,6 +81,13 @@ def build_classifier(config, *, memory=None):
     model : PerturbationLearningClassifier
         Unfitted; f and g are :class:`WideTwoLayerNetClassifier` with every
         training setting of the paper given explicitly.
+
+    Examples
+    --------
+    >>> from sklearn_pertlearn.experiments import ExperimentConfig, build_classifier
+    >>> model = build_classifier(ExperimentConfig(scenario="b", lr_g=0.1))
+    >>> model.base, model.standardize, model.student.solver, model.student.lr
+    ('data', False, 'sgd', 0.1)
     """
     network = WideTwoLayerNetClassifier(
         config.hidden_dim,
