@@ -99,20 +99,25 @@ def test_float16_product_beyond_its_range_is_recomputed():
     assert _relative_error(approx, exact) < 0.01
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
 @pytest.mark.parametrize("loss", ["identity", "logistic"])
-def test_bf16_fit_is_close_to_float32(data, loss):
+def test_bf16_fit_is_close_to_float32(data, loss, solver):
     X, y = data
     X_test, y_test = make_shifted_gaussian(300, 20, random_state=100)
-    params = dict(hidden_dim=50, loss=loss, lr=0.1, max_epochs=30, random_state=0)
+    params = dict(
+        hidden_dim=50, loss=loss, solver=solver, max_epochs=30, random_state=0
+    )
     exact = WideTwoLayerNetClassifier(**params).fit(X, y)
     mixed = WideTwoLayerNetClassifier(precision="bf16-mixed", **params).fit(X, y)
     initial = WideTwoLayerNetClassifier(**{**params, "max_epochs": 0}).fit(X, y)
     moved = exact.module_.weight - initial.module_.weight
     difference = mixed.module_.weight - exact.module_.weight
     # Measured: the weights differ by at most 0.005 of the distance they
-    # moved, the last losses by 0.005 relative; accuracies and test
-    # predictions were equal on every seed.
-    assert float(difference.norm() / moved.norm()) < 0.02
+    # moved under SGD and 0.036 under Adam (seeds 0-4: its step divides by
+    # the gradients' root mean square, so small gradients' rounding counts
+    # more), the last losses by 0.005 relative; accuracies differed by at
+    # most 0.005 and test predictions were equal on every seed.
+    assert float(difference.norm() / moved.norm()) < (0.02 if solver == "sgd" else 0.1)
     assert mixed.loss_curve_[-1] == pytest.approx(exact.loss_curve_[-1], rel=0.02)
     assert abs(mixed.score(X, y) - exact.score(X, y)) <= 0.01
     assert np.mean(mixed.predict(X_test) == exact.predict(X_test)) >= 0.98
@@ -122,7 +127,8 @@ def test_bf16_fit_is_close_to_float32(data, loss):
 def test_master_weights_momentum_and_predictions_stay_in_dtype(data, dtype):
     X, y = data
     clf = WideTwoLayerNetClassifier(
-        50, max_epochs=5, dtype=dtype, precision="bf16-mixed", random_state=0
+        50, solver="sgd", max_epochs=5, dtype=dtype, precision="bf16-mixed",
+        random_state=0,
     ).fit(X, y)
     expected = getattr(torch, dtype)
     module = clf.module_
@@ -203,7 +209,7 @@ def test_grid_search_over_the_precision_of_f_and_g(data):
     grid = GridSearchCV(
         PerturbationLearningClassifier(
             WideTwoLayerNetClassifier(20, max_epochs=5, random_state=0), epsilon=0.5,
-            random_state=0,
+            standardize=False, random_state=0,
         ),
         {"estimator__precision": ["32-true", "bf16-mixed"]},
         cv=2,
