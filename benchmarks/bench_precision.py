@@ -36,8 +36,8 @@ def _synchronize(device):
 
 def fit(X, y, width, epochs, precision, device):
     WideTwoLayerNetClassifier(
-        width, loss="identity", lr=0.1, max_epochs=epochs, precision=precision,
-        device=str(device), random_state=0,
+        width, loss="identity", solver="sgd", lr=0.1, max_epochs=epochs,
+        precision=precision, device=str(device), random_state=0,
     ).fit(X, y)
     _synchronize(device)
 
