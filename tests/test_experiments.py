@@ -2,10 +2,13 @@
 
 import csv
 import math
+import re
+import warnings
 from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_pertlearn.experiments import (
     COLUMNS,
@@ -382,6 +385,20 @@ def test_a_failed_run_is_left_out_with_a_warning(tmp_path):
     assert [r["dataset"] for r in results] == ["shifted-gaussian"]
     with pytest.raises(ValueError, match="Every run failed"):
         run_experiments([one_class])
+
+
+def test_convergence_warnings_of_runs_are_counted_once(tmp_path):
+    # Width 1: f predicts one class on D and warns (measured); TINY's own run
+    # converges.
+    narrow = replace(TINY, hidden_dim=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = run_experiments([narrow, TINY], tmp_path / "results.csv")
+    (summary,) = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    message = str(summary.message)
+    assert re.search(r"^1 of 2 runs ended with a convergence warning.*hidden_dim=1", message)
+    assert "collapsed" in message
+    assert [r["hidden_dim"] for r in results] == [1, TINY.hidden_dim]
 
 
 def test_a_failed_run_is_described_by_the_settings_that_apply():

@@ -7,6 +7,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 
 from joblib import Parallel, delayed, parallel_config
+from sklearn.exceptions import ConvergenceWarning
 
 from ._config import ExperimentConfig
 from ._results import _is_done, _key, _merge, _ResultsFile
@@ -30,15 +31,29 @@ _F_FIELDS = (
 
 
 def _run_or_fail(config, memory):
-    """Run ``config``; return ``(result, None)`` or ``(config, error message)``.
+    """Run ``config``; return ``(config, result, error, convergence warning)``.
 
     A ValueError of one run (a training set of one class, target labels of
-    one class) must not stop the others.
+    one class) must not stop the others. A run's convergence warnings come
+    back as the first one's message, for :func:`run_experiments` to sum up:
+    the paper's sweeps hold runs meant to fail (epsilon 0, width 1), and
+    every worker printing each of their warnings would bury the progress.
     """
-    try:
-        return run_experiment(config, memory=memory), None
-    except ValueError as exc:
-        return config, str(exc)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            outcome = run_experiment(config, memory=memory), None
+        except ValueError as exc:
+            outcome = None, str(exc)
+    unconverged = None
+    for warning in caught:
+        if not issubclass(warning.category, ConvergenceWarning):
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+        elif unconverged is None:
+            unconverged = str(warning.message)
+    return (config, *outcome, unconverged)
 
 
 def _cache_friendly_order(configs):
@@ -153,7 +168,9 @@ def run_experiments(
         :func:`run_experiment`), read from ``output`` for runs that were
         already there. A run whose fit raised a ValueError (such as a
         training set of a single class) is left out, with a warning, and is
-        tried again the next time.
+        tried again the next time. Runs that ended with a
+        :class:`~sklearn.exceptions.ConvergenceWarning` are kept, and one
+        ConvergenceWarning at the end counts them.
 
     Examples
     --------
@@ -169,7 +186,7 @@ def run_experiments(
     results_file = None if output is None else _ResultsFile(output)
     found = {} if results_file is None else results_file.finished()
     todo = [config for config in configs if not _is_done(config, found)]
-    failures = []
+    failures, unconverged_runs = [], []
     if todo:
         from tqdm.auto import tqdm
 
@@ -190,14 +207,26 @@ def run_experiments(
                 delayed(_run_or_fail)(config, cache)
                 for config in _cache_friendly_order(todo)
             )
-            for result, error in runs:
+            for config, result, error, unconverged in runs:
                 if error is None:
                     found[_key(result)] = result
                     if results_file is not None:
                         results_file.append(result)
                 else:
-                    failures.append((result, error))
+                    failures.append((config, error))
+                if unconverged is not None:
+                    unconverged_runs.append((config, unconverged))
                 bar.update()
+    if unconverged_runs:
+        config, message = unconverged_runs[0]
+        warnings.warn(
+            f"{len(unconverged_runs)} of {len(todo)} runs ended with a convergence "
+            "warning (the paper's sweeps hold settings meant to fail, such as "
+            "epsilon 0 or width 1; run_experiment shows each one's warnings); "
+            f"the first ({_describe(config)}): {message}",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     if failures:
         if len(failures) == len(todo) == len(configs):
             raise ValueError(f"Every run failed; the first: {failures[0][1]}")
