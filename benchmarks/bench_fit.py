@@ -32,6 +32,7 @@ from skorch import NeuralNet
 from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+import sklearn_pertlearn
 from sklearn_pertlearn import WideTwoLayerNetClassifier
 from sklearn_pertlearn._network import MarginLoss, TwoLayerNetwork
 from sklearn_pertlearn.datasets import make_shifted_gaussian
@@ -138,11 +139,14 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--threads", type=int, default=None,
-        help="torch threads (default: torch's choice); 1 is steadier on a busy machine",
+        help="threads of every call (default: the library's policy by size); 1 is "
+        "steadier on a busy machine",
     )
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+        # The library's own thread policy would otherwise pick per call.
+        sklearn_pertlearn.set_config(n_threads=args.threads)
     if args.quick:
         bench(200, 20, 16, 20, 1)
         return

@@ -24,6 +24,7 @@ import time
 import numpy as np
 import torch
 
+import sklearn_pertlearn
 from sklearn_pertlearn import WideTwoLayerNetClassifier
 from sklearn_pertlearn._precision import PRODUCT_DTYPES, cpu_bf16_features
 from sklearn_pertlearn.datasets import make_shifted_gaussian
@@ -90,11 +91,14 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--threads", type=int, default=None,
-        help="torch threads (default: torch's choice); 1 is steadier on a busy machine",
+        help="threads of every call (default: the library's policy by size); 1 is "
+        "steadier on a busy machine",
     )
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+        # The library's own thread policy would otherwise pick per call.
+        sklearn_pertlearn.set_config(n_threads=args.threads)
     device = torch.device(args.device)
     if device.type == "cuda":
         print(f"GPU: {torch.cuda.get_device_name(device)}")

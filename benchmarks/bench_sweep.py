@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+import sklearn_pertlearn
 from sklearn_pertlearn.experiments import FIGURES, PRESETS, reproduce
 
 F_SETTINGS = ("dataset", "n_samples", "n_features", "hidden_dim", "loss", "slope",
@@ -74,8 +75,8 @@ def main():
     parser.add_argument("--n-jobs", default="1,2",
                         help="comma-separated n_jobs values to time (default 1,2)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads of this process, where --n-jobs 1 runs "
-                        "(default: torch's own, one per core); workers of "
+                        help="threads of this process, where --n-jobs 1 runs "
+                        "(default: the library's policy by size); workers of "
                         "--n-jobs > 1 follow joblib's rule, cores // n_jobs")
     parser.add_argument("--precision", default="32-true",
                         help="comma-separated precisions of training to time "
@@ -86,6 +87,8 @@ def main():
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+        # The library's own thread policy would otherwise pick per call.
+        sklearn_pertlearn.set_config(n_threads=args.threads)
 
     preset_name, kind = FIGURES[args.figure]
     preset = PRESETS[preset_name].quick() if args.quick else PRESETS[preset_name]

@@ -12,8 +12,8 @@ networks, and, with ``--large``, the sums over N = 10000 training points
 against a 400 x 400 grid in a child process, to report its peak memory (read
 from /proc, so on Linux).
 
-Run ``python benchmarks/bench_theory.py``; ``--threads`` pins torch's thread
-count and ``--clock cpu`` measures CPU time instead of wall time.
+Run ``python benchmarks/bench_theory.py``; ``--threads`` pins the thread
+count of every call and ``--clock cpu`` measures CPU time instead of wall time.
 """
 
 import argparse
@@ -23,6 +23,7 @@ import time
 import numpy as np
 import torch
 
+import sklearn_pertlearn
 from sklearn_pertlearn.classifier import WideTwoLayerNetClassifier
 from sklearn_pertlearn.datasets import make_gaussian, make_shifted_gaussian
 from sklearn_pertlearn.theory import (
@@ -183,6 +184,8 @@ def main():
     clock = CLOCKS[args.clock]
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+        # The library's own thread policy would otherwise pick per call.
+        sklearn_pertlearn.set_config(n_threads=args.threads)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{args.clock} clock\n"
