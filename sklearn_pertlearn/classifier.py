@@ -755,10 +755,15 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
         return self._decision(self._to_tensor(X))
 
-    def _decision64(self, X):
+    def _probabilities(self, X, log):
+        """Sigmoid or softmax of f(x), or their logarithms, as ndarray."""
         # float64 keeps large margins from rounding to exactly 0 or 1, which
         # would break the ranking agreement with decision_function.
-        return torch.from_numpy(self.decision_function(X).astype(np.float64))
+        decision = torch.from_numpy(self.decision_function(X).astype(np.float64))
+        if decision.dim() == 1:
+            sigmoid = torch.nn.functional.logsigmoid if log else torch.sigmoid
+            return torch.stack([sigmoid(-decision), sigmoid(decision)], 1).numpy()
+        return (torch.log_softmax if log else torch.softmax)(decision, dim=1).numpy()
 
     def predict_proba(self, X):
         """Return the sigmoid (two classes) or softmax (K classes) of f(x).
@@ -776,10 +781,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Scores in the order of ``classes_``; each row sums to 1.
         """
-        decision = self._decision64(X)
-        if decision.dim() == 1:
-            return torch.stack([torch.sigmoid(-decision), torch.sigmoid(decision)], 1).numpy()
-        return torch.softmax(decision, dim=1).numpy()
+        return self._probabilities(X, log=False)
 
     def predict_log_proba(self, X):
         """Return the logarithm of :meth:`predict_proba`.
@@ -797,11 +799,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-scores in the order of ``classes_``.
         """
-        decision = self._decision64(X)
-        if decision.dim() == 1:
-            log_sigmoid = torch.nn.functional.logsigmoid
-            return torch.stack([log_sigmoid(-decision), log_sigmoid(decision)], 1).numpy()
-        return torch.log_softmax(decision, dim=1).numpy()
+        return self._probabilities(X, log=True)
 
     def predict(self, X):
         """Return the predicted class of every sample.
