@@ -26,13 +26,13 @@ import warnings
 
 import numpy as np
 import torch
+from _threads_option import add_threads_option, force_threads
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from skorch import NeuralNet
 from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-import sklearn_pertlearn
 from sklearn_pertlearn import WideTwoLayerNetClassifier
 from sklearn_pertlearn._network import MarginLoss, TwoLayerNetwork
 from sklearn_pertlearn.datasets import make_shifted_gaussian
@@ -137,16 +137,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument(
-        "--threads", type=int, default=None,
-        help="threads of every call (default: the library's policy by size); 1 is "
-        "steadier on a busy machine",
-    )
+    add_threads_option(parser)
     args = parser.parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-        # The library's own thread policy would otherwise pick per call.
-        sklearn_pertlearn.set_config(n_threads=args.threads)
+    force_threads(args.threads)
     if args.quick:
         bench(200, 20, 16, 20, 1)
         return

@@ -30,10 +30,10 @@ import timeit
 
 import numpy as np
 import torch
+from _threads_option import add_threads_option, force_threads
 from sklearn.model_selection import GridSearchCV, KFold
 from torch.nn import functional as F
 
-import sklearn_pertlearn
 from sklearn_pertlearn import PerturbationLearningClassifier, WideTwoLayerNetClassifier
 from sklearn_pertlearn._network import TwoLayerNetwork
 from sklearn_pertlearn.datasets import make_shifted_gaussian
@@ -184,16 +184,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument(
-        "--threads", type=int, default=None,
-        help="threads of every call (default: the library's policy by size); 1 is "
-        "steadier on a busy machine",
-    )
+    add_threads_option(parser)
     args = parser.parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-        # The library's own thread policy would otherwise pick per call.
-        sklearn_pertlearn.set_config(n_threads=args.threads)
+    force_threads(args.threads)
     if args.quick:
         bench_attack(500, 50, 20, 1)
         bench_grid_search(100, 10, 5, 2)

@@ -23,8 +23,8 @@ import time
 
 import numpy as np
 import torch
+from _threads_option import add_threads_option, force_threads
 
-import sklearn_pertlearn
 from sklearn_pertlearn import WideTwoLayerNetClassifier
 from sklearn_pertlearn._precision import PRODUCT_DTYPES, cpu_bf16_features
 from sklearn_pertlearn.datasets import make_shifted_gaussian
@@ -89,16 +89,9 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument(
-        "--threads", type=int, default=None,
-        help="threads of every call (default: the library's policy by size); 1 is "
-        "steadier on a busy machine",
-    )
+    add_threads_option(parser)
     args = parser.parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-        # The library's own thread policy would otherwise pick per call.
-        sklearn_pertlearn.set_config(n_threads=args.threads)
+    force_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cuda":
         print(f"GPU: {torch.cuda.get_device_name(device)}")

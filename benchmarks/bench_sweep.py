@@ -29,8 +29,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from _threads_option import add_threads_option, force_threads
 
-import sklearn_pertlearn
 from sklearn_pertlearn.experiments import FIGURES, PRESETS, reproduce
 
 F_SETTINGS = ("dataset", "n_samples", "n_features", "hidden_dim", "loss", "slope",
@@ -74,10 +74,9 @@ def main():
     ])
     parser.add_argument("--n-jobs", default="1,2",
                         help="comma-separated n_jobs values to time (default 1,2)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads of this process, where --n-jobs 1 runs "
-                        "(default: the library's policy by size); workers of "
-                        "--n-jobs > 1 follow joblib's rule, cores // n_jobs")
+    add_threads_option(parser, help="threads of this process, where --n-jobs 1 runs "
+                       "(default: the library's policy by size); workers of "
+                       "--n-jobs > 1 follow joblib's rule, cores // n_jobs")
     parser.add_argument("--precision", default="32-true",
                         help="comma-separated precisions of training to time "
                         "(default 32-true; bf16-mixed is fast on CPUs with AVX512-BF16)")
@@ -85,10 +84,7 @@ def main():
     parser.add_argument("--output-dir", type=Path, default=None,
                         help="keep the results files here (default: a temporary folder)")
     args = parser.parse_args()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-        # The library's own thread policy would otherwise pick per call.
-        sklearn_pertlearn.set_config(n_threads=args.threads)
+    force_threads(args.threads)
 
     preset_name, kind = FIGURES[args.figure]
     preset = PRESETS[preset_name].quick() if args.quick else PRESETS[preset_name]

@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 import torch
+from _threads_option import add_threads_option, force_threads
 
-import sklearn_pertlearn
 from sklearn_pertlearn.classifier import WideTwoLayerNetClassifier
 from sklearn_pertlearn.datasets import make_gaussian, make_shifted_gaussian
 from sklearn_pertlearn.theory import (
@@ -169,7 +169,7 @@ def large_sums(n_samples, n_features, resolution):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None)
+    add_threads_option(parser)
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
     parser.add_argument("--resolution", type=int, default=400)
     parser.add_argument(
@@ -182,10 +182,7 @@ def main():
     )
     args = parser.parse_args()
     clock = CLOCKS[args.clock]
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-        # The library's own thread policy would otherwise pick per call.
-        sklearn_pertlearn.set_config(n_threads=args.threads)
+    force_threads(args.threads)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{args.clock} clock\n"
