@@ -28,6 +28,22 @@ def leaky_relu_derivative_(preactivation, slope):
     return derivative
 
 
+def signed_targets(target, dtype):
+    """The paper's labels of two-class targets: -1 for index 0, +1 for index 1."""
+    return (2 * target - 1).to(dtype)
+
+
+def identity_gradient(target, n_outputs, dtype):
+    """Gradient of the per-sample identity loss with respect to f, unweighted.
+
+    ``-y`` for margins (``n_outputs == 1``) and ``1 / K - onehot(y)`` for K
+    logits. It depends on the targets alone; the attacks step along minus it.
+    """
+    if n_outputs == 1:
+        return -signed_targets(target, dtype)
+    return 1.0 / n_outputs - F.one_hot(target, n_outputs).to(dtype)
+
+
 def _max_exponent(dtype):
     """The binary exponent of ``dtype``'s largest number: 16 for float16, 128 for float32."""
     return math.frexp(torch.finfo(dtype).max)[1]
@@ -122,13 +138,6 @@ class TwoLayerNetwork(nn.Module):
         """Return f(X): margins ``(n,)`` or logits ``(n, K)``."""
         return self.output(self.preactivation(X))
 
-    def activation_derivative(self, preactivation):
-        """Return ``sigma'`` at the pre-activations (1 above 0, ``slope`` else).
-
-        At exactly 0 this takes ``slope``, as PyTorch's autograd does.
-        """
-        return leaky_relu_derivative_(preactivation.clone(), self.slope)
-
     def _preactivation_gradient(self, preactivation, grad_output):
         # dL/d(pre) = (dL/df a^T) * sigma'(pre), for margins or logits, in the
         # dtype of the pre-activations. The multiplication by sigma' is
@@ -222,26 +231,25 @@ class MarginLoss(nn.Module):
     ``"identity"`` is ``-(f_y(x) - mean_k f_k(x))``.
 
     The reduction is ``sum_n s_n c_n l_n / sum_n s_n``: the per-sample losses
-    ``l_n`` times their class weight ``c_n`` and their sample weight ``s_n``,
-    over the total sample weight (the number of samples when there are no
-    sample weights). A sample of integer weight k then counts exactly as k
-    copies of it.
+    ``l_n`` times the weight ``c_n`` of their class and their sample weight
+    ``s_n``, over the total sample weight (the number of samples when there
+    are no sample weights). A sample of integer weight k then counts exactly
+    as k copies of it. Both weights are given per sample, so that they travel
+    with their rows through mini-batches.
 
     Parameters
     ----------
     loss : {"identity", "logistic"}, default="identity"
-    class_weight : torch.Tensor of shape (n_classes,) or None, default=None
-        Weight of each class in the per-sample losses.
     """
 
-    def __init__(self, loss="identity", class_weight=None):
+    def __init__(self, loss="identity"):
         super().__init__()
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}.")
         self.loss = loss
-        self.register_buffer("class_weight", class_weight)
 
-    def _weights(self, target, sample_weight):
+    @staticmethod
+    def _weights(target, sample_weight, class_weight):
         """Per-sample weights (None for all ones) and the normaliser of the sum."""
         if sample_weight is None:
             total = target.shape[0]
@@ -249,34 +257,37 @@ class MarginLoss(nn.Module):
             # A batch whose weights are all zero contributes nothing, not 0 / 0.
             total = sample_weight.sum().clamp_min(torch.finfo(sample_weight.dtype).tiny)
         weight = sample_weight
-        if self.class_weight is not None:
-            class_weight = self.class_weight[target]
+        if class_weight is not None:
             weight = class_weight if weight is None else class_weight * weight
         return weight, total
 
-    def forward(self, output, target, sample_weight=None):
-        """Return the weighted mean loss; differentiable through autograd."""
+    def _per_sample(self, output, target):
+        """The unweighted per-sample losses and their gradients with respect to ``output``."""
         if output.dim() == 1:
-            signed_margin = -(2 * target - 1).to(output.dtype) * output
-            per_sample = (
-                signed_margin if self.loss == "identity" else F.softplus(signed_margin)
-            )
-        elif self.loss == "logistic":
-            per_sample = F.cross_entropy(output, target, reduction="none")
-        else:
+            sign = signed_targets(target, output.dtype)
+            signed_margin = -sign * output
+            if self.loss == "identity":
+                return signed_margin, -sign
+            return F.softplus(signed_margin), -sign * torch.sigmoid(signed_margin)
+        if self.loss == "identity":
             chosen = output.gather(1, target[:, None])[:, 0]
-            per_sample = output.mean(dim=1) - chosen
-        weight, total = self._weights(target, sample_weight)
-        if weight is not None:
-            per_sample = per_sample * weight
-        return per_sample.sum() / total
+            return output.mean(dim=1) - chosen, identity_gradient(
+                target, output.shape[1], output.dtype
+            )
+        log_proba = F.log_softmax(output, dim=1)
+        onehot = F.one_hot(target, output.shape[1]).to(output.dtype)
+        return -(log_proba * onehot).sum(dim=1), log_proba.exp() - onehot
+
+    def forward(self, output, target, sample_weight=None, class_weight=None):
+        """Return the weighted mean loss; differentiable through autograd."""
+        return self.loss_and_grad(output, target, sample_weight, class_weight)[0]
 
     @property
     def is_linear(self):
         """Whether the loss is linear in f, so that its gradient ignores f."""
         return self.loss == "identity"
 
-    def output_gradient(self, target, n_outputs, dtype, sample_weight=None):
+    def output_gradient(self, target, n_outputs, dtype, sample_weight=None, class_weight=None):
         """Return the gradient of a linear loss with respect to f, without f.
 
         Only for ``is_linear`` losses, whose gradient depends on the targets
@@ -284,42 +295,22 @@ class MarginLoss(nn.Module):
         """
         if not self.is_linear:
             raise ValueError(f"The {self.loss!r} loss needs f for its gradient.")
-        if n_outputs == 1:
-            grad = -(2 * target - 1).to(dtype)
-        else:
-            grad = 1.0 / n_outputs - F.one_hot(target, n_outputs).to(dtype)
-        return self._weigh_gradient(grad, *self._weights(target, sample_weight))
+        grad = identity_gradient(target, n_outputs, dtype)
+        return self._weigh_gradient(grad, *self._weights(target, sample_weight, class_weight))
 
     @staticmethod
     def _weigh_gradient(grad, weight, total):
         if weight is not None:
             grad = grad * (weight if grad.dim() == 1 else weight[:, None])
-        return grad.div_(total)
+        return grad / total
 
-    def loss_and_grad(self, output, target, sample_weight=None):
+    def loss_and_grad(self, output, target, sample_weight=None, class_weight=None):
         """Return the weighted mean loss and its gradient with respect to ``output``.
 
         The gradient is computed in closed form, without autograd.
         """
-        if output.dim() == 1:
-            sign = (2 * target - 1).to(output.dtype)
-            signed_margin = -sign * output
-            if self.loss == "identity":
-                per_sample, slope = signed_margin, torch.ones_like(output)
-            else:
-                per_sample = F.softplus(signed_margin)
-                slope = torch.sigmoid(signed_margin)
-            grad = -sign * slope
-        else:
-            onehot = F.one_hot(target, output.shape[1]).to(output.dtype)
-            if self.loss == "logistic":
-                log_proba = F.log_softmax(output, dim=1)
-                per_sample = -(log_proba * onehot).sum(dim=1)
-                grad = log_proba.exp_() - onehot
-            else:
-                per_sample = output.mean(dim=1) - (output * onehot).sum(dim=1)
-                grad = 1.0 / output.shape[1] - onehot
-        weight, total = self._weights(target, sample_weight)
+        per_sample, grad = self._per_sample(output, target)
+        weight, total = self._weights(target, sample_weight, class_weight)
         if weight is not None:
             per_sample = per_sample * weight
         return per_sample.sum() / total, self._weigh_gradient(grad, weight, total)

@@ -1,18 +1,40 @@
-"""The skorch side of the classifier: a tensor batch iterator and a net whose
-training step uses the network's closed-form gradients.
+"""skorch's home: the classifier's net, built, trained and read through skorch's API.
 
-Both plug into skorch's own hooks (``iterator_train`` / ``iterator_valid`` and
-``train_step``), so the fitted net is an ordinary :class:`skorch.NeuralNet`:
-history, callbacks, learning-rate schedulers and cross-device pickling all work
-as skorch documents them.
+The estimator in :mod:`sklearn_pertlearn.classifier` speaks to skorch only
+through the functions here: :func:`build_net` makes a
+:class:`ClosedFormNet`, :func:`continue_net` carries its weights and history
+into a net of new training settings, :func:`train` runs epochs through
+skorch's ``set_params`` and ``partial_fit``, and :func:`decision` computes f in
+chunks of bounded memory. The net plugs into skorch's own hooks
+(``iterator_train`` / ``iterator_valid``, ``get_iterator`` and
+``train_step``), so it is an ordinary :class:`skorch.NeuralNet`: history,
+callbacks, learning-rate schedulers and cross-device pickling all work as
+skorch documents them.
+
+Every computation here runs with the caller's autocast switched off and on
+the device of the module's weights, and with the intra-op threads that the
+size of its largest product calls for (:mod:`sklearn_pertlearn._threads`).
 """
 
+from contextlib import contextmanager
+
+import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
-from torch.optim import Optimizer
-from torch.optim import optimizer as _optimizer_module
 from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+from ._memory import chunk_rows, row_chunks
+from ._network import MarginLoss, TwoLayerNetwork
+from ._optim import SGD, Adam, optimizer_step
+from ._precision import PRODUCT_DTYPES, to_product_dtype
+from ._threads import thread_limit
+from ._validation import SEED_BOUND, to_tensor
+
+#: The optimizers of the classifier's ``solver`` names.
+SOLVERS = {"adam": Adam, "sgd": SGD}
+#: The floating point types of the classifier's ``dtype`` names.
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 class TensorBatches:
@@ -41,6 +63,10 @@ class TensorBatches:
         self.batch_size = max(int(batch_size), 1)
         self.shuffle = shuffle
         self.generator = torch.Generator().manual_seed(int(seed))
+
+    def reseed(self, seed):
+        """Draw the coming permutations from ``seed``."""
+        self.generator.manual_seed(int(seed))
 
     def __len__(self):
         return -(-_n_rows(self.X) // self.batch_size)
@@ -75,11 +101,15 @@ def _take(data, rows):
 
 
 def unpack_batch(batch):
-    """``(X, y, sample_weight)`` of a batch; ``sample_weight`` is None without weights."""
+    """``(X, y, sample_weight, class_weight)`` of a batch.
+
+    The weights are per row (``class_weight`` holds the weight of every
+    row's class), or None where the fit has none.
+    """
     X, y = batch
     if isinstance(X, dict):
-        return X["X"], y, X["sample_weight"]
-    return X, y, None
+        return X["X"], y, X.get("sample_weight"), X.get("class_weight")
+    return X, y, None, None
 
 
 class ClosedFormNet(NeuralNet):
@@ -87,11 +117,24 @@ class ClosedFormNet(NeuralNet):
 
     The training step computes the loss and the gradients of the first layer in
     closed form (two matrix products, no autograd graph) and hands them to the
-    optimizer through :func:`optimizer_step`, so any optimizer, scheduler and
-    callback behaves as usual. Inputs of a 16-bit type (mixed precision) make
-    the two products run in that type; the weights, the optimizer's state and
-    the loss stay in the weights' dtype.
+    optimizer through :func:`~sklearn_pertlearn._optim.optimizer_step`, so any
+    optimizer, scheduler and callback behaves as usual. Inputs of a 16-bit
+    type (mixed precision) make the two products run in that type; the
+    weights, the optimizer's state and the loss stay in the weights' dtype.
+
+    Parameters
+    ----------
+    shuffle_seed : int, default=0
+        Seed of the mini-batch order. Each call of ``fit_loop`` draws its
+        order from this seed and the number of epochs already trained, so
+        that successive ``partial_fit`` calls do not replay one order.
+    **kwargs
+        Passed to :class:`skorch.NeuralNet`.
     """
+
+    def __init__(self, *args, shuffle_seed=0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.shuffle_seed = shuffle_seed
 
     def get_default_callbacks(self):
         # Only the epoch's training loss, which the LR scheduler monitors:
@@ -99,8 +142,14 @@ class ClosedFormNet(NeuralNet):
         # time every epoch for numbers nobody reads here.
         return [("train_loss", EpochTrainLoss())]
 
+    def get_iterator(self, dataset, training=False):
+        iterator = super().get_iterator(dataset, training=training)
+        if training and isinstance(iterator, TensorBatches):
+            iterator.reseed((self.shuffle_seed + len(self.history)) % SEED_BOUND)
+        return iterator
+
     def train_step(self, batch, **fit_params):
-        X, y, sample_weight = unpack_batch(batch)
+        X, y, sample_weight, class_weight = unpack_batch(batch)
         module, criterion = self.module_, self.criterion_
         with torch.no_grad():
             preactivation = module.preactivation(X)
@@ -110,11 +159,13 @@ class ClosedFormNet(NeuralNet):
                 # not computed at all.
                 output = None
                 grad_output = criterion.output_gradient(
-                    y, module.n_outputs, module.weight.dtype, sample_weight
+                    y, module.n_outputs, module.weight.dtype, sample_weight, class_weight
                 )
             else:
                 output = module.output(preactivation)
-                loss, grad_output = criterion.loss_and_grad(output, y, sample_weight)
+                loss, grad_output = criterion.loss_and_grad(
+                    output, y, sample_weight, class_weight
+                )
             params = (module.weight, module.bias)
             grads = module.parameter_gradients(X, preactivation, grad_output)
             if output is None:
@@ -125,93 +176,177 @@ class ClosedFormNet(NeuralNet):
         return {"loss": loss, "y_pred": output}
 
 
-_SGD_SETTINGS = ("lr", "momentum", "dampening", "weight_decay")
+@contextmanager
+def _own_numerics(module, work):
+    """Run a block on ``module``'s terms: no autograd, no caller's autocast, sized threads.
 
-
-class SGD(torch.optim.SGD):
-    """:class:`torch.optim.SGD` whose constructor does not import ``torch._dynamo``.
-
-    torch wraps ``Optimizer.add_param_group`` in ``torch._disable_dynamo``,
-    which imports the compiler stack ``torch._dynamo`` (about a second, in
-    every fresh process and joblib worker) the first time it runs, which is in
-    the optimizer's constructor. The wrapper only matters under
-    ``torch.compile``, which the training step does not use, so this class
-    adds its parameter groups with the unwrapped method.
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Whose device the block computes on.
+    work : float
+        Multiply-adds of the block's largest matrix product.
     """
+    device_type = module.weight.device.type
+    with torch.no_grad(), torch.autocast(device_type, enabled=False), thread_limit(work):
+        yield
 
-    add_param_group = getattr(
-        Optimizer.add_param_group, "__wrapped__", Optimizer.add_param_group
-    )
 
+def build_net(
+    *,
+    n_features,
+    hidden_dim,
+    n_outputs,
+    slope,
+    dtype,
+    init_seed,
+    shuffle_seed,
+    loss,
+    solver,
+    lr,
+    momentum,
+    batch_size,
+    lr_scheduler,
+    verbose,
+    device,
+):
+    """Return an initialized :class:`ClosedFormNet` of the paper's network.
 
-class Adam(torch.optim.Adam):
-    """:class:`torch.optim.Adam` that does not import ``torch._dynamo`` either.
-
-    Its constructor is :class:`SGD`'s. Its ``step`` is torch's without the
-    wrapper that switches gradients off (the closed-form training step runs
-    under ``torch.no_grad()`` already) and marks a graph break for
-    ``torch.compile``, for which it imports the compiler stack.
+    Parameters are the classifier's, resolved: ``dtype`` a name of
+    :data:`DTYPES`, ``solver`` one of :data:`SOLVERS`, ``lr`` a number,
+    ``batch_size`` an int or None (full batch), ``device`` a
+    :class:`torch.device`; ``init_seed`` seeds the weights and
+    ``shuffle_seed`` the mini-batch order.
     """
+    callbacks = []
+    if lr_scheduler == "plateau":
+        callbacks.append(("lr_scheduler", PlateauScheduler()))
+    if verbose:
+        callbacks.append(("progress_bar", EpochProgressBar()))
+    return ClosedFormNet(
+        module=TwoLayerNetwork,
+        module__n_features=n_features,
+        module__hidden_dim=hidden_dim,
+        module__n_outputs=n_outputs,
+        module__slope=slope,
+        module__seed=init_seed,
+        module__dtype=DTYPES[dtype],
+        criterion=MarginLoss,
+        criterion__loss=loss,
+        optimizer=SOLVERS[solver],
+        **({"optimizer__momentum": momentum} if solver == "sgd" else {}),
+        lr=lr,
+        # TensorBatches trains full batch when there are fewer rows.
+        batch_size=-1 if batch_size is None else batch_size,
+        iterator_train=TensorBatches,
+        iterator_train__shuffle=True,
+        iterator_valid=TensorBatches,
+        train_split=None,
+        callbacks=callbacks,
+        device=str(device),
+        verbose=0,
+        shuffle_seed=shuffle_seed,
+    ).initialize()
 
-    add_param_group = SGD.add_param_group
-    step = getattr(torch.optim.Adam.step, "__wrapped__", torch.optim.Adam.step)
 
+def continue_net(previous, **settings):
+    """A net of new training ``settings`` that goes on from ``previous``.
 
-@torch.no_grad()
-def optimizer_step(optimizer, params, grads):
-    """Step ``optimizer`` with the given gradients of ``params``.
-
-    Plain :class:`torch.optim.SGD` or :class:`SGD` (one parameter group
-    holding exactly ``params``, numbers as settings, neither ``fused`` nor
-    ``differentiable``) is applied here with torch's own arithmetic and state (the
-    ``momentum_buffer`` of every parameter), weight decay, dampening, Nesterov
-    and ``maximize`` included: ``optimizer.step()`` costs about 0.2 ms per call
-    in bookkeeping, a sixth of a full-batch epoch at the paper's size. Every
-    other optimizer, and any optimizer with step hooks (its own or torch's
-    global ones, which only ``optimizer.step()`` runs), receives the gradients
-    in ``param.grad`` and steps itself.
+    It has the weights, the history and the mini-batch seed of
+    ``previous``, and a fresh optimizer and scheduler. ``settings`` are
+    :func:`build_net`'s; the architecture's must be those of ``previous``.
     """
-    group = optimizer.param_groups[0]
-    plain_sgd = (
-        type(optimizer) in (torch.optim.SGD, SGD)
-        and not _has_step_hooks(optimizer)
-        and len(optimizer.param_groups) == 1
-        and len(group["params"]) == len(params)
-        and all(p is q for p, q in zip(group["params"], params))
-        and not (group.get("fused") or group.get("differentiable"))
-        and not any(isinstance(group[key], torch.Tensor) for key in _SGD_SETTINGS)
-    )
-    if not plain_sgd:
-        for param, grad in zip(params, grads):
-            param.grad = grad
-        optimizer.step()
-        return
-    lr, momentum, dampening, weight_decay = (group[key] for key in _SGD_SETTINGS)
-    for param, grad in zip(params, grads):
-        # The steps of torch.optim.sgd._single_tensor_sgd, in its order.
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay:
-            grad = grad.add(param, alpha=weight_decay)
-        if momentum:
-            state = optimizer.state[param]
-            buffer = state.get("momentum_buffer")
-            if buffer is None:
-                buffer = state["momentum_buffer"] = grad.clone()
-            else:
-                buffer.mul_(momentum).add_(grad, alpha=1 - dampening)
-            grad = grad.add(buffer, alpha=momentum) if group["nesterov"] else buffer
-        param.add_(grad, alpha=-lr)
+    # The initial weights are replaced at once, so their seed does not matter.
+    net = build_net(**settings, init_seed=0, shuffle_seed=previous.shuffle_seed)
+    net.module_.load_state_dict(previous.module_.state_dict())
+    net.history = previous.history
+    return net
 
 
-def _has_step_hooks(optimizer):
-    """Whether ``optimizer.step()`` would run a step pre- or post-hook."""
-    return bool(
-        optimizer._optimizer_step_pre_hooks
-        or optimizer._optimizer_step_post_hooks
-        or _optimizer_module._global_optimizer_pre_hooks
-        or _optimizer_module._global_optimizer_post_hooks
+def train(
+    net, X, y_index, *, sample_weight=None, class_weight=None, epochs, precision="32-true", owner
+):
+    """Train ``net`` for ``epochs`` epochs on ndarrays; return the epochs' training losses.
+
+    Parameters
+    ----------
+    net : ClosedFormNet
+        Initialized; trained in place.
+    X : ndarray of shape (n_samples, n_features)
+        Validated training inputs.
+    y_index : ndarray of shape (n_samples,)
+        Class indices.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights of the samples.
+    class_weight : ndarray of shape (n_classes,) or None
+        Weights of the classes.
+    epochs : int
+        Number of epochs.
+    precision : {"32-true", "bf16-mixed", "16-mixed"}
+        Numeric precision of the training products.
+    owner : str
+        Name of the estimator, for the messages.
+
+    Returns
+    -------
+    losses : list of float
+        Training loss of every epoch of this call.
+    """
+    module = net.module_
+    weight = module.weight
+    inputs = to_tensor(X, weight.dtype, weight.device)
+    if precision != "32-true":
+        # Rounded once per call; the training step multiplies in its dtype.
+        inputs = to_product_dtype(inputs, PRODUCT_DTYPES[precision], owner, precision)
+    y_tensor = torch.as_tensor(y_index, dtype=torch.long, device=weight.device)
+    weights = {}
+    if sample_weight is not None:
+        weights["sample_weight"] = to_tensor(sample_weight, weight.dtype, weight.device)
+    if class_weight is not None:
+        weights["class_weight"] = to_tensor(
+            np.asarray(class_weight)[y_index], weight.dtype, weight.device
+        )
+    if weights:
+        # skorch's way to hand per-row data to the training step: a dict as
+        # X, batched row by row with the inputs.
+        inputs = {"X": inputs, **weights}
+    rows = len(y_index) if net.batch_size == -1 else min(len(y_index), net.batch_size)
+    start = len(net.history)
+    with _own_numerics(module, rows * module.n_features * module.hidden_dim):
+        # max_epochs through set_params rather than partial_fit's epochs, so
+        # that callbacks (the progress bar) know the length of the call.
+        net.set_params(max_epochs=epochs).partial_fit(inputs, y_tensor)
+    return [epoch["train_loss"] for epoch in net.history[start:]]
+
+
+def current_lr(net):
+    """The learning rate that the next step of ``net`` would take."""
+    return net.optimizer_.param_groups[0]["lr"]
+
+
+def decision(net, X):
+    """f on the ndarray ``X``, as a float ndarray, computed in chunks.
+
+    The chunks are the rows whose hidden layer fits in scikit-learn's
+    ``working_memory`` (:func:`sklearn.set_config`, 1024 MiB by default),
+    so memory grows with that setting, not with the number of rows. Each
+    chunk goes to the device of the module's weights, whatever the current
+    device.
+    """
+    module = net.module_
+    weight = module.weight
+    width = module.hidden_dim
+    # The pre-activations and the activations of a row, in the weights' dtype.
+    row_bytes = 2 * width * weight.element_size()
+    chunk = chunk_rows(row_bytes, len(X))
+    outputs = np.empty(
+        (len(X),) if module.n_outputs == 1 else (len(X), module.n_outputs),
+        dtype=torch.empty((), dtype=weight.dtype).numpy().dtype,
     )
+    with _own_numerics(module, chunk * module.n_features * width):
+        for rows in row_chunks(len(X), row_bytes):
+            outputs[rows] = module(to_tensor(X[rows], weight.dtype, weight.device)).cpu().numpy()
+    return outputs
 
 
 class EpochTrainLoss(Callback):

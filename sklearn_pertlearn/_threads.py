@@ -19,8 +19,10 @@ call is bit-for-bit repeatable. ``set_config(n_threads=k)`` (or
 ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` in the environment decides, as
 users of numerical libraries expect, and the policy stays out of the way.
 
-The count is set at the public entry points by :func:`limit_threads` and
-restored when the call returns, as threadpoolctl-aware libraries do.
+The count is set, after validation, around the computations that every call
+goes through (the classifier's epoch loop and prediction, the attack, the
+theory's kernels) by :func:`thread_limit` or :func:`limit_threads`, and
+restored when they return, as threadpoolctl-aware libraries do.
 """
 
 import functools
@@ -147,19 +149,6 @@ def limit_threads(work):
         return wrapper
 
     return decorator
-
-
-def classifier_work(self, X, **_):
-    """Work of predicting ``X`` with a network of width ``self.hidden_dim``."""
-    return _num_samples(X) * _num_features(X) * self.hidden_dim
-
-
-def classifier_step_work(self, X, **_):
-    """Work of one training step: a batch of ``X`` (all of it by default)."""
-    rows, batch_size = _num_samples(X), self._batch_size()
-    if batch_size is not None:
-        rows = min(rows, batch_size)
-    return rows * _num_features(X) * self.hidden_dim
 
 
 def attack_work(module, X, batch_size, **_):

@@ -1,18 +1,16 @@
 """Input validation shared by the estimators and the functions."""
 
-from numbers import Real
-
 import numpy as np
 import torch
 from sklearn.utils import assert_all_finite, check_array
-from sklearn.utils._param_validation import Interval
+
+from ._constraints import SLOPE as SLOPE_CONSTRAINT  # noqa: F401  (theory.py's name)
 
 #: The floating point types that inputs are kept in; anything else becomes float64.
 FLOAT_DTYPES = (np.float32, np.float64)
 #: Exclusive upper bound of the seeds drawn from a ``random_state``.
 SEED_BOUND = np.iinfo(np.int32).max
-#: Parameter constraints of the leaky ReLU's slope and of a torch device.
-SLOPE_CONSTRAINT = [Interval(Real, 0, 1, closed="left")]
+#: Parameter constraint of a torch device.
 DEVICE_CONSTRAINT = [str, torch.device]
 
 
@@ -49,6 +47,26 @@ def check_n_features(X, n_features, *, name, reference):
     if X.shape[1] != n_features:
         raise ValueError(
             f"{name} has {X.shape[1]} features, but {reference} {n_features} features."
+        )
+
+
+def check_within_dtype(X, dtype, owner):
+    """Raise a ValueError when an entry of ``X`` is beyond the range of the torch ``dtype``.
+
+    float64 inputs of a float32 network are rounded to float32, where values
+    beyond 3.4e38 become infinite; the message names that cause rather than
+    a diverged fit.
+    """
+    limit = torch.finfo(dtype).max
+    if X.dtype.itemsize <= torch.finfo(dtype).bits // 8:
+        return
+    largest = float(max(X.max(), -X.min())) if X.size else 0.0
+    if largest > limit:
+        raise ValueError(
+            f"{owner} cannot hold X in {dtype}: its largest absolute value "
+            f"{largest:.4g} is beyond the type's largest number {limit:.4g}. Scale the "
+            "inputs (for example with sklearn.preprocessing.StandardScaler) or use "
+            "dtype='float64'."
         )
 
 

@@ -1,6 +1,10 @@
-"""The paper's wide two-layer network as a scikit-learn classifier."""
+"""The paper's wide two-layer network as a scikit-learn classifier.
 
-import math
+The estimator validates, encodes the labels and applies the convergence
+rules; everything that touches the skorch net goes through
+:mod:`sklearn_pertlearn._skorch`.
+"""
+
 import numbers
 import warnings
 
@@ -9,43 +13,24 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._choices import PRECISIONS
-from ._network import LOSSES, MarginLoss, TwoLayerNetwork
-from ._precision import product_dtype, to_product_dtype
-from ._skorch import (
-    SGD,
-    Adam,
-    ClosedFormNet,
-    EpochProgressBar,
-    PlateauScheduler,
-    TensorBatches,
-)
-from ._threads import classifier_step_work, classifier_work, limit_threads
+from . import _convergence
+from ._constraints import HIDDEN_DIM, LOSS, PRECISION, SLOPE, Number, count
+from ._convergence import CollapseWarning
+from ._precision import product_dtype
+from ._skorch import DTYPES, SOLVERS, build_net, continue_net, current_lr, decision, train
 from ._validation import (
     DEVICE_CONSTRAINT,
     FLOAT_DTYPES,
     SEED_BOUND,
-    SLOPE_CONSTRAINT,
     check_device,
-    to_tensor,
+    check_within_dtype,
 )
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-class CollapseWarning(ConvergenceWarning):
-    """A fit that predicts a single class on training data of several.
-
-    A :class:`~sklearn.exceptions.ConvergenceWarning`, so that filters of
-    those catch it; its own class lets a caller that knows better (the
-    student of :class:`PerturbationLearningClassifier`, whose training data
-    are tiny perturbations) judge the collapse on other data.
-    """
-
+__all__ = ["CollapseWarning", "WideTwoLayerNetClassifier", "default_network"]
 
 # What a warm start (warm_start=True, partial_fit) does with each parameter.
 # The architecture shapes the weights that carry over, so it must stay as it
@@ -66,20 +51,7 @@ _OPTIMIZATION = (
 # epochs where 1e-2 reaches MLPClassifier's accuracy (5-fold CV, docs/own_data.rst).
 # SGD's are the paper's full-batch algorithm.
 _SOLVER_DEFAULTS = {"adam": (0.01, 200), "sgd": (0.1, None)}
-_SOLVERS = {"adam": Adam, "sgd": SGD}
 
-# The convergence rules of the class Notes. An epoch's logistic loss above
-# _EXPLOSION times the first epoch's is a divergence: good fits measured on
-# scikit-learn's real data sets, raw or standardized, peaked at 2.4 times
-# (raw digits), failed ones at 130 to 1500 times.
-_EXPLOSION = 10.0
-# Six cuts by the plateau scheduler's factor 0.1 (a little slack for the
-# rounding of the products) mean the loss stalled for at least 60 epochs; no
-# good fit measured there had a single cut.
-_LR_FLOOR = 1.000001e-6
-# ... while, under the logistic loss, the loss stays above this fraction of
-# the loss of predicting the class frequencies.
-_STALLED = 0.5
 _FIX = (
     "scale the inputs (for example with sklearn.preprocessing.StandardScaler) "
     "or lower lr (now {lr})."
@@ -301,22 +273,18 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "hidden_dim": [Interval(numbers.Integral, 1, None, closed="left")],
-        "slope": SLOPE_CONSTRAINT,
-        "loss": [StrOptions(set(LOSSES))],
-        "solver": [StrOptions(set(_SOLVERS))],
-        "lr": [Interval(numbers.Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
-        "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
-        "batch_size": [
-            Interval(numbers.Integral, 1, None, closed="left"),
-            StrOptions({"auto"}),
-            None,
-        ],
+        "hidden_dim": HIDDEN_DIM,
+        "slope": SLOPE,
+        "loss": LOSS,
+        "solver": [StrOptions(set(SOLVERS))],
+        "lr": [Number(numbers.Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "max_epochs": [count(0)],
+        "momentum": [Number(numbers.Real, 0, 1, closed="left")],
+        "batch_size": [count(1), StrOptions({"auto"}), None],
         "lr_scheduler": [StrOptions({"plateau"}), None],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "dtype": [StrOptions(set(_DTYPES))],
-        "precision": [StrOptions(set(PRECISIONS))],
+        "dtype": [StrOptions(set(DTYPES))],
+        "precision": PRECISION,
         "device": DEVICE_CONSTRAINT,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -366,7 +334,6 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "net_")
         return self.net_.module_
 
-    @limit_threads(classifier_step_work)
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the network on ``(X, y)``.
@@ -396,28 +363,8 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         ValueError
             If the weights become non-finite during training (diverged).
         """
-        keep = self.warm_start and hasattr(self, "net_")
-        X, y = validate_data(self, X, y, reset=not keep, dtype=FLOAT_DTYPES)
-        check_classification_targets(y)
-        sample_weight = self._check_sample_weight(sample_weight, X)
-        classes, y_index = np.unique(y, return_inverse=True)
-        if keep:
-            if not np.array_equal(classes, self.classes_):
-                raise ValueError(
-                    f"warm_start=True needs the classes of the previous fit "
-                    f"{self.classes_.tolist()}, got {classes.tolist()}."
-                )
-            self._check_architecture("warm_start=True")
-        self.classes_ = classes
-        self._check_n_classes(y_index, sample_weight)
-        self._prepare_net(fresh=not keep)
-        class_weight = self._class_weight(y_index, sample_weight)
-        losses = self._run_epochs(X, y_index, sample_weight, class_weight, self.max_epochs)
-        if losses:
-            self._warn_if_not_converged(X, y_index, losses)
-        return self
+        return self._fit(X, y, sample_weight, incremental=False)
 
-    @limit_threads(classifier_step_work)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch, starting from the current weights.
@@ -446,7 +393,16 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             With ``class_weight="balanced"``, which one call's ``y`` cannot
             estimate, and if the weights become non-finite (diverged).
         """
-        if self.class_weight == "balanced":
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _fit(self, X, y, sample_weight, *, incremental, classes=None):
+        """The one path of ``fit`` and ``partial_fit``, as ``MLPClassifier._fit``.
+
+        ``incremental`` trains one epoch from the current weights (the first
+        call builds them); otherwise ``max_epochs`` epochs, from the current
+        weights only with ``warm_start``.
+        """
+        if incremental and self.class_weight == "balanced":
             # The wording of scikit-learn's SGDClassifier.partial_fit.
             raise ValueError(
                 "class_weight 'balanced' is not supported for partial_fit. In order "
@@ -456,54 +412,83 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
                 "class frequency distributions. Pass the resulting weights as the "
                 "class_weight parameter."
             )
-        first_call = not hasattr(self, "net_")
-        X, y = validate_data(self, X, y, reset=first_call, dtype=FLOAT_DTYPES)
+        keep = hasattr(self, "net_") and (incremental or self.warm_start)
+        X, y = validate_data(self, X, y, reset=not keep, dtype=FLOAT_DTYPES)
         check_classification_targets(y)
-        sample_weight = self._check_sample_weight(sample_weight, X)
-        if first_call:
-            if classes is None:
+        check_within_dtype(X, DTYPES[self.dtype], type(self).__name__)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            )
+        y_index = self._encode_labels(y, sample_weight, keep, incremental, classes)
+        class_weight = self._class_weights(y_index, sample_weight)
+        self._prepare_net(fresh=not keep)
+        losses = train(
+            self.net_,
+            X,
+            y_index,
+            sample_weight=sample_weight,
+            class_weight=class_weight,
+            epochs=1 if incremental else self.max_epochs,
+            precision=self.precision,
+            owner=type(self).__name__,
+        )
+        self.n_iter_ += len(losses)
+        self.loss_curve_.extend(losses)
+        self._raise_if_diverged(losses)
+        if losses and not incremental:
+            self._warn_if_not_converged(X, y_index, losses)
+        return self
+
+    def _encode_labels(self, y, sample_weight, keep, incremental, classes):
+        """Set ``classes_`` and return ``y`` as indices into it.
+
+        ``fit`` takes its classes from ``y``; ``partial_fit`` from
+        ``classes``, on its first call. Weights that carry on must see the
+        classes and the architecture they were trained with.
+        """
+        name = type(self).__name__
+        if incremental:
+            if classes is None and not keep:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
-            self.classes_ = np.unique(classes)
-            self._check_n_classes()
-        else:
-            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            classes = None if classes is None else np.unique(classes)
+            if keep and classes is not None and not np.array_equal(classes, self.classes_):
                 raise ValueError(
-                    f"classes={np.unique(classes).tolist()} differs from the classes of "
+                    f"classes={classes.tolist()} differs from the classes of "
                     f"the previous calls {self.classes_.tolist()}."
                 )
-            self._check_architecture("partial_fit")
-        unknown = np.setdiff1d(y, self.classes_)
+        else:
+            classes = np.unique(y)
+            if keep and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"warm_start=True needs the classes of the previous fit "
+                    f"{self.classes_.tolist()}, got {classes.tolist()}."
+                )
+        if keep:
+            self._check_architecture("partial_fit" if incremental else "warm_start=True")
+            classes = self.classes_
+        unknown = np.setdiff1d(y, classes)
         if unknown.size:
             raise ValueError(
                 f"y contains labels {unknown.tolist()} that are not in "
-                f"classes_={self.classes_.tolist()}."
+                f"classes_={classes.tolist()}."
             )
-        y_index = np.searchsorted(self.classes_, y)
-        self._prepare_net(fresh=first_call)
-        class_weight = self._class_weight(y_index, sample_weight)
-        self._run_epochs(X, y_index, sample_weight, class_weight, 1)
-        return self
-
-    def _check_sample_weight(self, sample_weight, X):
-        if sample_weight is None:
-            return None
-        return _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
-
-    def _check_n_classes(self, y_index=None, sample_weight=None):
-        """At least two classes, and two with positive total weight in ``y_index``."""
-        if len(self.classes_) < 2:
+        if len(classes) < 2:
             raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes, but "
-                f"the data contains only one class: {self.classes_[0]!r}."
+                f"{name} needs samples of at least 2 classes, but "
+                f"the data contains only one class: {classes[0]!r}."
             )
-        if sample_weight is not None:
-            weighted = np.bincount(y_index, sample_weight, len(self.classes_)) > 0
+        self.classes_ = classes
+        y_index = np.searchsorted(classes, y)
+        if sample_weight is not None and not incremental:
+            weighted = np.bincount(y_index, sample_weight, len(classes)) > 0
             if weighted.sum() < 2:
                 raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes with "
+                    f"{name} needs samples of at least 2 classes with "
                     f"non-zero sample_weight, but only class "
-                    f"{self.classes_[weighted].tolist()[0]!r} has any weight."
+                    f"{classes[weighted].tolist()[0]!r} has any weight."
                 )
+        return y_index
 
     def _check_architecture(self, caller):
         """Raise if a parameter of ``_ARCHITECTURE`` changed since the network was built."""
@@ -523,70 +508,90 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
                 "network, or restore the previous values."
             )
 
+    def _class_weights(self, y_index, sample_weight):
+        """The weight of every class, as an ndarray, or None; refuses unusable weights."""
+        if self.class_weight is None:
+            return None
+        n_classes = len(self.classes_)
+        if self.class_weight == "balanced":
+            # scikit-learn's n_samples / (n_classes * bincount(y)), with the
+            # samples counted by their weights; a class without weight has no
+            # sample to weigh.
+            counts = np.bincount(y_index, sample_weight, n_classes)
+            return np.divide(
+                counts.sum(), n_classes * counts, out=np.zeros(n_classes), where=counts > 0
+            )
+        labels = self.classes_.tolist()
+        unknown = set(self.class_weight) - set(labels)
+        if unknown:
+            raise ValueError(
+                f"class_weight has labels {sorted(unknown, key=str)} that are not "
+                f"in classes_={labels}."
+            )
+        weights = []
+        for label in labels:
+            weight = self.class_weight.get(label, 1.0)
+            if (
+                not isinstance(weight, numbers.Real)
+                or isinstance(weight, bool)
+                or not np.isfinite(weight)
+                or weight < 0
+            ):
+                raise ValueError(
+                    f"class_weight must map classes to finite numbers of at least 0; "
+                    f"got {weight!r} for class {label!r}."
+                )
+            weights.append(float(weight))
+        if np.count_nonzero(weights) < 2:
+            raise ValueError(
+                f"class_weight={self.class_weight!r} leaves fewer than 2 classes with a "
+                "positive weight, so there is nothing to tell apart; give at least two "
+                "classes a weight above 0."
+            )
+        return np.asarray(weights)
+
     def _prepare_net(self, fresh):
-        """Build ``net_``, or rebuild it from its weights when a training setting changed.
+        """Build ``net_``, or carry it on under changed training settings.
 
         The optimizer's state (momentum) and the scheduler's carry over from
         one call to the next only while every setting of ``_OPTIMIZATION``
         stays the same.
         """
-        settings = {name: getattr(self, name) for name in _OPTIMIZATION}
+        optimization = {name: getattr(self, name) for name in _OPTIMIZATION}
         if fresh:
-            self.net_ = self._build_net()
+            rng = check_random_state(self.random_state)
+            init_seed, shuffle_seed = (int(seed) for seed in rng.randint(SEED_BOUND, size=2))
+            self.net_ = build_net(
+                **self._net_settings(), init_seed=init_seed, shuffle_seed=shuffle_seed
+            )
             self._architecture_ = {name: getattr(self, name) for name in _ARCHITECTURE}
             self.n_iter_ = 0
             self.loss_curve_ = []
-        elif settings != self._optimization_:
-            self.net_ = self._build_net(previous=self.net_)
-        self._optimization_ = settings
+        elif optimization != self._optimization_:
+            self.net_ = continue_net(self.net_, **self._net_settings())
+        self._optimization_ = optimization
 
-    def _build_net(self, previous=None):
-        """A new ``net_`` with the current settings.
-
-        Its weights are fresh from ``random_state``, or those of the net
-        ``previous`` (whose history it continues) when given.
-        """
+    def _net_settings(self):
+        """The settings of :func:`~sklearn_pertlearn._skorch.build_net`, resolved."""
         device = check_device(self.device)
-        self._product_dtype_ = product_dtype(self.precision, device, type(self).__name__)
-        rng = check_random_state(self.random_state)
-        init_seed, shuffle_seed = rng.randint(SEED_BOUND, size=2)
+        # Checks that the device can run the precision (and warns where it is emulated).
+        product_dtype(self.precision, device, type(self).__name__)
         n_classes = len(self.classes_)
-        # TensorBatches trains full batch when there are fewer rows.
-        batch_size = self._batch_size()
-        callbacks = []
-        if self.lr_scheduler == "plateau":
-            callbacks.append(("lr_scheduler", PlateauScheduler()))
-        if self.verbose:
-            callbacks.append(("progress_bar", EpochProgressBar()))
-        net = ClosedFormNet(
-            module=TwoLayerNetwork,
-            module__n_features=self.n_features_in_,
-            module__hidden_dim=self.hidden_dim,
-            module__n_outputs=1 if n_classes == 2 else n_classes,
-            module__slope=self.slope,
-            module__seed=int(init_seed),
-            module__dtype=_DTYPES[self.dtype],
-            criterion=MarginLoss,
-            criterion__loss=self.loss,
-            optimizer=_SOLVERS[self.solver],
-            **({"optimizer__momentum": self.momentum} if self.solver == "sgd" else {}),
+        return dict(
+            n_features=self.n_features_in_,
+            hidden_dim=self.hidden_dim,
+            n_outputs=1 if n_classes == 2 else n_classes,
+            slope=self.slope,
+            dtype=self.dtype,
+            loss=self.loss,
+            solver=self.solver,
             lr=self._lr(),
-            max_epochs=self.max_epochs,
-            batch_size=-1 if batch_size is None else batch_size,
-            iterator_train=TensorBatches,
-            iterator_train__shuffle=True,
-            iterator_train__seed=int(shuffle_seed),
-            iterator_valid=TensorBatches,
-            train_split=None,
-            callbacks=callbacks,
-            device=str(device),
-            verbose=0,
-        ).initialize()
-        if previous is not None:
-            net.module_.load_state_dict(previous.module_.state_dict())
-            net.history = previous.history
-            net.iterator_train__seed = previous.iterator_train__seed
-        return net
+            momentum=self.momentum,
+            batch_size=self._batch_size(),
+            lr_scheduler=self.lr_scheduler,
+            verbose=self.verbose,
+            device=device,
+        )
 
     def _lr(self):
         """The learning rate, ``lr`` or the solver's for ``"auto"``."""
@@ -596,73 +601,12 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         """Rows per step, ``batch_size`` or the solver's for ``"auto"``; None is full batch."""
         return _SOLVER_DEFAULTS[self.solver][1] if self.batch_size == "auto" else self.batch_size
 
-    def _class_weight(self, y_index, sample_weight):
-        """The weight of every class, as a tensor for the loss, or None."""
-        if self.class_weight is None:
-            return None
-        n_classes = len(self.classes_)
-        if self.class_weight == "balanced":
-            # scikit-learn's n_samples / (n_classes * bincount(y)), with the
-            # samples counted by their weights; a class without weight has no
-            # sample to weigh.
-            counts = np.bincount(y_index, sample_weight, n_classes)
-            weights = np.divide(
-                counts.sum(), n_classes * counts, out=np.zeros(n_classes), where=counts > 0
-            )
-        else:
-            weights = self._class_weight_from_dict()
-        module = self.net_.module_
-        return torch.as_tensor(weights, dtype=module.weight.dtype, device=module.weight.device)
-
-    def _class_weight_from_dict(self):
-        unknown = set(self.class_weight) - set(self.classes_.tolist())
-        if unknown:
-            raise ValueError(
-                f"class_weight has labels {sorted(unknown, key=str)} that are not "
-                f"in classes_={self.classes_.tolist()}."
-            )
-        return [float(self.class_weight.get(label, 1.0)) for label in self.classes_.tolist()]
-
-    def _to_tensor(self, X):
-        weight = self.net_.module_.weight
-        return to_tensor(X, weight.dtype, weight.device)
-
-    def _run_epochs(self, X, y_index, sample_weight, class_weight, n_epochs):
-        """Train ``n_epochs`` epochs; return their training losses."""
-        net = self.net_
-        # A new shuffling seed per call, so that successive partial_fit calls
-        # do not replay the same mini-batch order.
-        # (Plain attributes: skorch's set_params would re-initialise the module.)
-        net.iterator_train__seed = (net.iterator_train__seed + len(net.history)) % SEED_BOUND
-        net.max_epochs = n_epochs
-        net.criterion_.class_weight = class_weight
-        inputs = self._to_tensor(X)
-        if self._product_dtype_ is not None:
-            # Rounded once per call; the training step multiplies in its dtype.
-            inputs = to_product_dtype(
-                inputs, self._product_dtype_, type(self).__name__, self.precision
-            )
-        if sample_weight is not None:
-            # skorch's way to hand sample weights to the training step: a dict
-            # as X, batched row by row with the inputs.
-            inputs = {"X": inputs, "sample_weight": self._to_tensor(sample_weight)}
-        y_tensor = torch.as_tensor(y_index, dtype=torch.long, device=net.module_.weight.device)
-        start = len(net.history)
-        net.partial_fit(inputs, y_tensor)
-        losses = [epoch["train_loss"] for epoch in net.history[start:]]
-        self.n_iter_ += len(losses)
-        self.loss_curve_.extend(losses)
-        self._raise_if_diverged(losses)
-        return losses
-
     def _raise_if_diverged(self, losses):
         module = self.net_.module_
-        finite = all(math.isfinite(loss) for loss in losses)
-        if finite and torch.isfinite(module.weight).all() and torch.isfinite(module.bias).all():
+        epoch = _convergence.first_nonfinite(losses)
+        if epoch is None and module.weight.isfinite().all() and module.bias.isfinite().all():
             return
-        epoch = self.n_iter_ - len(losses) + next(
-            (k for k, loss in enumerate(losses, 1) if not math.isfinite(loss)), len(losses)
-        )
+        epoch = self.n_iter_ - len(losses) + (len(losses) if epoch is None else epoch)
         raise ValueError(
             f"{type(self).__name__}'s training diverged: its loss and weights became "
             f"non-finite (NaN or infinity) by epoch {epoch}, so the fitted network "
@@ -671,67 +615,60 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _warn_if_not_converged(self, X, y_index, losses):
-        """Warn when a fit ended diverged or collapsed; the rules are in the class Notes."""
-        fix = (
-            "Most often the inputs are not scaled or lr is too large: "
-            + _FIX.format(lr=self._lr())
+        """Warn when a fit ended exploded, stalled or collapsed; the rules are in the class Notes."""
+        name = type(self).__name__
+        fix = "Most often the inputs are not scaled or lr is too large: " + _FIX.format(
+            lr=self._lr()
         )
         symptoms = []
-        if self.loss == "logistic" and max(losses) > _EXPLOSION * losses[0]:
-            peak = int(np.argmax(losses))
+        peak = _convergence.exploded(losses, self.loss)
+        if peak is not None:
             symptoms.append(
                 f"the loss exploded from {losses[0]:.3g} to {losses[peak]:.3g} "
                 f"(epoch {self.n_iter_ - len(losses) + peak + 1})"
             )
-        final_lr = self.net_.optimizer_.param_groups[0]["lr"]
-        stalled = self.lr_scheduler is not None and final_lr <= _LR_FLOOR * self._lr()
-        if stalled and self.loss == "logistic":
-            # A loss that stalls far below that of predicting the class
-            # frequencies is a fit that converged: students of perturbation
-            # learning in scenario b, and Adam on raw data, stall at 1e-7 to
-            # 0.5 times it with 0.8 to 1.0 training accuracy (measured).
-            frequencies = np.bincount(y_index) / len(y_index)
-            frequencies = frequencies[frequencies > 0]
-            stalled = losses[-1] > _STALLED * -np.sum(frequencies * np.log(frequencies))
-        if stalled:
+        final_lr = current_lr(self.net_)
+        if _convergence.stalled(
+            losses,
+            loss=self.loss,
+            lr=self._lr(),
+            final_lr=final_lr,
+            scheduled=self.lr_scheduler is not None,
+            y_index=y_index,
+        ):
             symptoms.append(
                 f"the plateau scheduler cut the learning rate from {self._lr():.3g} to "
                 f"{final_lr:.3g} because the loss stopped falling (at {losses[-1]:.3g})"
             )
         if symptoms:
+            warnings.warn(f"{name} did not converge: {'; '.join(symptoms)}. {fix}", ConvergenceWarning)
+        predicted = self._predict_index(X)
+        if _convergence.collapsed(predicted, y_index):
             warnings.warn(
-                f"{type(self).__name__} did not converge: {'; '.join(symptoms)}. {fix}",
-                ConvergenceWarning,
-            )
-        predicted = np.unique(self._predict_index(self._to_tensor(X)))
-        if len(predicted) == 1 and len(np.unique(y_index)) > 1:
-            warnings.warn(
-                f"{type(self).__name__} collapsed: it predicts the single class "
+                f"{name} collapsed: it predicts the single class "
                 f"{self.classes_.tolist()[predicted[0]]!r} on all {len(y_index)} "
                 f"training samples. {fix}",
                 CollapseWarning,
             )
 
-    def _decision(self, X_tensor):
-        """f on a tensor, as a numpy array; refuses non-finite outputs."""
-        with torch.no_grad():
-            decision = self.net_.forward(X_tensor).numpy()
-        if not np.isfinite(decision).all():
+    def _decision(self, X):
+        """f on validated ``X``, as a numpy array; refuses non-finite outputs."""
+        outputs = decision(self.net_, X)
+        if not np.isfinite(outputs).all():
             raise ValueError(
                 f"{type(self).__name__}'s outputs are not finite (NaN or infinity), "
                 "so no class can be predicted: the fitted weights are not finite "
                 "(training diverged) or the inputs are too large for its dtype "
                 f"{self.dtype!r}."
             )
-        return decision
+        return outputs
 
-    def _predict_index(self, X_tensor):
-        decision = self._decision(X_tensor)
-        if decision.ndim == 1:
-            return (decision > 0).astype(int)
-        return decision.argmax(axis=1)
+    def _predict_index(self, X):
+        outputs = self._decision(X)
+        if outputs.ndim == 1:
+            return (outputs > 0).astype(int)
+        return outputs.argmax(axis=1)
 
-    @limit_threads(classifier_work)
     def decision_function(self, X):
         """Return the network's output f(x).
 
@@ -753,7 +690,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "net_")
         X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
-        return self._decision(self._to_tensor(X))
+        return self._decision(X)
 
     def _probabilities(self, X, log):
         """Sigmoid or softmax of f(x), or their logarithms, as ndarray."""
@@ -821,7 +758,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "net_")
         X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
-        return self.classes_[self._predict_index(self._to_tensor(X))]
+        return self.classes_[self._predict_index(X)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -829,3 +766,28 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         # ("cpu", "cpu:0") or a torch.device, validated later in fit.
         tags.non_deterministic = str(self.device).split(":")[0] != "cpu"
         return tags
+
+
+def default_network():
+    """The network f (and g) that the meta-estimator and the attack use when given none.
+
+    The paper's training (full-batch SGD with momentum, the plateau
+    schedule), under which training stays in the lazy regime that the theory
+    describes, at width 1000. On standardized digits (10 classes, 5-fold CV)
+    g reached 0.939 accuracy and 0.953 agreement with f at width 1000,
+    against 0.921 / 0.939 at width 300 and 0.909 / 0.930 at width 100; Adam,
+    which suits a drop-in classifier of raw data, gave g 0.83 to 0.89 at
+    width 100.
+
+    Returns
+    -------
+    network : WideTwoLayerNetClassifier
+        ``WideTwoLayerNetClassifier(1000, solver="sgd")``, unfitted.
+
+    Examples
+    --------
+    >>> from sklearn_pertlearn.classifier import default_network
+    >>> default_network().get_params()["hidden_dim"]
+    1000
+    """
+    return WideTwoLayerNetClassifier(1000, solver="sgd")

@@ -29,8 +29,10 @@ from sklearn.utils.validation import (
 )
 
 from ._validation import FLOAT_DTYPES, SEED_BOUND
-from .classifier import CollapseWarning, WideTwoLayerNetClassifier
-from .transformer import AdversarialPerturbationTransformer, _median_row_norm
+from ._convergence import CollapseWarning
+from .classifier import default_network
+from .perturbation import median_row_norm
+from .transformer import AdversarialPerturbationTransformer
 
 _ATTACK_PARAMETERS = (
     "epsilon",
@@ -42,19 +44,6 @@ _ATTACK_PARAMETERS = (
     "clip",
     "batch_size",
 )
-
-
-def _default_network():
-    """The network f and g are clones of when ``estimator`` is None.
-
-    The paper's training (full-batch SGD with momentum, the plateau schedule),
-    under which training stays in the lazy regime that the theory describes,
-    and width 1000. On standardized digits (10 classes, 5-fold CV) g reached
-    0.939 accuracy and 0.953 agreement with f at width 1000, against 0.921 /
-    0.939 at width 300 and 0.909 / 0.930 at width 100; Adam, which suits a
-    drop-in classifier of raw data, gave g 0.83 to 0.89 at width 100.
-    """
-    return WideTwoLayerNetClassifier(1000, solver="sgd")
 
 
 def _fit_source(estimator, X, y, sample_weight=None):
@@ -106,7 +95,7 @@ def _reseed(estimator, rng):
 
 def _student_role(epsilon, norm, X, standardized):
     """Who g is, for its warnings and errors, with a hint at ``epsilon``."""
-    row_norm = _median_row_norm(X, norm)
+    row_norm = median_row_norm(X, norm)
     rows = "standardized rows" if standardized else "rows"
     return (
         f"The student g (fitted on adversarial examples of epsilon={epsilon:.3g}, "
@@ -127,7 +116,7 @@ def _student_has(attribute):
         elif self.estimator is not None:
             student = self.estimator
         else:
-            student = _default_network()
+            student = default_network()
         getattr(student, attribute)
         return True
 
@@ -402,7 +391,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
                 "set standardize=False to clip."
             )
         rng = check_random_state(self.random_state)
-        estimator = _default_network() if self.estimator is None else self.estimator
+        estimator = default_network() if self.estimator is None else self.estimator
         source = self._prepare(clone(estimator), rng, sample_weight, "estimator")
         student = self._prepare(
             clone(estimator if self.student is None else self.student),
@@ -416,26 +405,26 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
         self.scaler_ = None
-        Z = X
+        X_scaled = X
         if self.standardize:
             self.scaler_ = StandardScaler().fit(X, sample_weight=sample_weight)
-            Z = self.scaler_.transform(X)
+            X_scaled = self.scaler_.transform(X)
 
         # check_memory takes a str, not a path object.
         memory = os.fspath(self.memory) if isinstance(self.memory, os.PathLike) else self.memory
         fit_source = check_memory(memory).cache(_fit_source)
-        with self._step(1, "fitting f on the clean data"), _in_context(
+        with self._announce(1, "fitting f on the clean data"), _in_context(
             "The source network f (fitted on the clean data)"
         ):
-            source = fit_source(source, Z, y, sample_weight)
+            source = fit_source(source, X_scaled, y, sample_weight)
         attack = AdversarialPerturbationTransformer(
             source,
             prefit=True,
             random_state=attack_seed,
             **{name: getattr(self, name) for name in _ATTACK_PARAMETERS},
         )
-        with self._step(2, "attacking f"):
-            Z_adv, y_adv = attack.fit_resample(Z, y)
+        with self._announce(2, "attacking f"):
+            X_scaled_adv, y_adv = attack.fit_resample(X_scaled, y)
         self.classes_ = attack.classes_
         self.epsilon_ = attack.epsilon_
         drawn = np.unique(y_adv)
@@ -445,14 +434,14 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
                 f"{self.classes_.tolist()}, so g could not learn the others; use "
                 "targets='balanced' or more samples."
             )
-        student_role = _student_role(self.epsilon_, self.norm, Z, self.standardize)
+        student_role = _student_role(self.epsilon_, self.norm, X_scaled, self.standardize)
         # In scenario a the adversarial examples are epsilon short, so g can
         # predict one class on them and still classify the clean data: its
         # collapse is judged on the clean data instead.
-        with self._step(3, "fitting g on the adversarial data"), _in_context(
+        with self._announce(3, "fitting g on the adversarial data"), _in_context(
             student_role, ignore=CollapseWarning
         ):
-            student = student.fit(Z_adv, y_adv, **_weights(sample_weight))
+            student = student.fit(X_scaled_adv, y_adv, **_weights(sample_weight))
         self.source_estimator_, self.estimator_ = source, student
         if self.standardize:
             self.source_estimator_, self.estimator_ = (
@@ -461,7 +450,11 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
             )
         self._warn_if_student_failed(X, y, student_role)
         if self.store_adversarial:
-            X_adv = Z_adv if self.scaler_ is None else self.scaler_.inverse_transform(Z_adv)
+            X_adv = (
+                X_scaled_adv
+                if self.scaler_ is None
+                else self.scaler_.inverse_transform(X_scaled_adv)
+            )
             self.X_adv_, self.y_adv_ = X_adv, y_adv
         return self
 
@@ -496,7 +489,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         return _reseed(estimator, rng)
 
     @contextmanager
-    def _step(self, number, what):
+    def _announce(self, number, what):
         """Print the start and the end of step ``number`` of 3 when verbose."""
         if not self.verbose:
             yield

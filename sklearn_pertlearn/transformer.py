@@ -1,7 +1,5 @@
 """The targeted attack as a scikit-learn transformer and imbalanced-learn sampler."""
 
-from numbers import Integral, Real
-
 import numpy as np
 from sklearn.base import (
     BaseEstimator,
@@ -12,20 +10,19 @@ from sklearn.base import (
     clone,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .classifier import WideTwoLayerNetClassifier
+from ._constraints import ATTACK, BASE, EPSILON, TARGETS
+from .classifier import default_network
 from .perturbation import (
-    BASES,
-    NORMS,
-    TARGET_STRATEGIES,
     _adversarial_examples,
     _check_clip,
     _class_index,
     _perturb,
     make_targets,
+    median_row_norm,
 )
 from ._validation import FLOAT_DTYPES, check_n_features
 
@@ -40,16 +37,11 @@ from ._validation import FLOAT_DTYPES, check_n_features
 _AUTO_EPSILON = {"none": 0.3, "data": 2.0, "uniform": 2.0}
 
 
-def _median_row_norm(X, norm):
-    """Median over the rows of ``X`` of their norm in the attack's ``norm``."""
-    return float(np.median(np.linalg.norm(X, ord=2 if norm == "l2" else np.inf, axis=1)))
-
-
 def _resolve_epsilon(epsilon, X, norm, base):
     """``epsilon`` as a number: itself, or for ``"auto"`` a fraction of the rows' scale."""
     if epsilon != "auto":
         return float(epsilon)
-    return _AUTO_EPSILON[base] * _median_row_norm(X, norm)
+    return _AUTO_EPSILON[base] * median_row_norm(X, norm)
 
 
 class AdversarialPerturbationTransformer(
@@ -76,7 +68,8 @@ class AdversarialPerturbationTransformer(
     ----------
     estimator : estimator object, default=None
         Classifier that exposes its fitted torch network as ``module_``;
-        ``None`` means :class:`WideTwoLayerNetClassifier()`.
+        ``None`` means :func:`~sklearn_pertlearn.classifier.default_network`,
+        the network of :class:`PerturbationLearningClassifier` too.
 
     epsilon : float or "auto", default="auto"
         Radius of the perturbation, at least 0, in the units of ``X``. With
@@ -169,14 +162,10 @@ class AdversarialPerturbationTransformer(
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"]), None],
-        "epsilon": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
-        "norm": [StrOptions(set(NORMS))],
-        "steps": [Interval(Integral, 1, None, closed="left")],
-        "step_size": [Interval(Real, 0, None, closed="neither"), None],
-        "targets": [StrOptions(set(TARGET_STRATEGIES))],
-        "base": [StrOptions(set(BASES))],
-        "clip": [tuple, None],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        **ATTACK,
+        "epsilon": [*EPSILON, StrOptions({"auto"})],
+        "targets": TARGETS,
+        "base": BASE,
         "prefit": ["boolean"],
         "random_state": ["random_state"],
     }
@@ -223,9 +212,7 @@ class AdversarialPerturbationTransformer(
             )
             self.estimator_ = self.estimator
         else:
-            estimator = (
-                WideTwoLayerNetClassifier() if self.estimator is None else self.estimator
-            )
+            estimator = default_network() if self.estimator is None else self.estimator
             self.estimator_ = clone(estimator).fit(X, y)
         if not hasattr(self.estimator_, "module_"):
             raise ValueError(

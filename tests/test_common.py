@@ -1,6 +1,7 @@
 """scikit-learn's estimator checks on every public estimator."""
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
+import pytest
+from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
 from sklearn_pertlearn import (
     AdversarialPerturbationSampler,
@@ -94,3 +95,11 @@ def _expected_failed_checks(estimator):
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda est: type(est).__name__)
+def test_every_parameter_is_validated(estimator):
+    # scikit-learn's check: each parameter has a constraint, and a value of a
+    # wrong type or out of range is an InvalidParameterError naming it, raised
+    # by fit (and partial_fit) before any work.
+    check_param_validation(type(estimator).__name__, estimator)

@@ -8,11 +8,9 @@ import pytest
 import torch
 
 import sklearn_pertlearn
-from sklearn_pertlearn import WideTwoLayerNetClassifier, config_context
+from sklearn_pertlearn import WideTwoLayerNetClassifier, _skorch, config_context
 from sklearn_pertlearn._threads import (
     PARALLEL_WORK,
-    classifier_step_work,
-    classifier_work,
     thread_limit,
 )
 from sklearn_pertlearn.perturbation import targeted_perturbation
@@ -130,17 +128,25 @@ def test_entry_points_run_small_work_on_one_thread(auto_threads):
     assert torch.get_num_threads() == 3
 
 
-def test_the_work_of_a_training_step_is_its_batch():
-    X = np.zeros((1000, 20))
-    full = WideTwoLayerNetClassifier(hidden_dim=100, batch_size=None)
-    assert classifier_step_work(full, X) == classifier_work(full, X) == 1000 * 20 * 100
-    mini = WideTwoLayerNetClassifier(hidden_dim=100, batch_size=10)
-    assert classifier_step_work(mini, X) == 10 * 20 * 100
-    assert classifier_work(mini, X) == 1000 * 20 * 100
-    # batch_size="auto": Adam's mini-batches of 200, SGD's full batch.
-    assert classifier_step_work(WideTwoLayerNetClassifier(hidden_dim=100), X) == 200 * 20 * 100
-    sgd = WideTwoLayerNetClassifier(hidden_dim=100, solver="sgd")
-    assert classifier_step_work(sgd, X) == 1000 * 20 * 100
+@pytest.mark.parametrize(
+    "params, step_rows",
+    [
+        ({"batch_size": None}, 1000),
+        ({"batch_size": 10}, 10),
+        ({}, 200),  # batch_size="auto": Adam's mini-batches of 200
+        ({"solver": "sgd"}, 1000),  # ... and SGD's full batch
+    ],
+)
+def test_the_work_of_a_training_step_is_its_batch(monkeypatch, params, step_rows):
+    # The epoch loop sizes its threads by one step's product, the prediction
+    # by its chunk's (all 1000 rows under the default working memory).
+    works = []
+    real = _skorch.thread_limit
+    monkeypatch.setattr(_skorch, "thread_limit", lambda work: works.append(work) or real(work))
+    X = np.random.RandomState(0).normal(size=(1000, 20))
+    y = (X[:, 0] > 0).astype(int)
+    WideTwoLayerNetClassifier(hidden_dim=100, max_epochs=1, **params).fit(X, y)
+    assert works == [step_rows * 20 * 100, 1000 * 20 * 100]
 
 
 def test_invalid_input_still_gets_the_entry_points_own_error(auto_threads):

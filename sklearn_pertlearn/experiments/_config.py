@@ -9,7 +9,6 @@ from functools import cache
 from numbers import Integral, Real
 from os import PathLike
 
-from .._choices import LOSSES, NORMS, PRECISIONS, TARGET_STRATEGIES
 
 #: Data sets drawn afresh for every run, in any size.
 SYNTHETIC_DATASETS = ("shifted-gaussian", "gaussian")
@@ -44,28 +43,31 @@ def _constraints():
     Built on first use: scikit-learn's validation costs a second of imports
     that the command line's help and argument errors need not pay.
     """
-    from sklearn.utils._param_validation import Interval, StrOptions
+    from sklearn.utils._param_validation import StrOptions
 
+    from .. import _constraints as shared
+
+    count = shared.count
     return {
         "dataset": [StrOptions(set(DATASETS))],
         "scenario": [StrOptions(set(SCENARIOS))],
-        "n_samples": [Interval(Integral, 1, None, closed="left"), None],
-        "n_features": [Interval(Integral, 1, None, closed="left"), None],
-        "n_test": [Interval(Integral, 1, None, closed="left"), None],
-        "hidden_dim": [Interval(Integral, 1, None, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="left")],
-        "loss": [StrOptions(set(LOSSES))],
-        "slope": [Interval(Real, 0, 1, closed="left")],
-        "lr_f": [Interval(Real, 0, None, closed="neither")],
-        "lr_g": [Interval(Real, 0, None, closed="neither")],
-        "epochs": [Interval(Integral, 0, None, closed="left")],
-        "epochs_g": [Interval(Integral, 0, None, closed="left"), None],
-        "targets": [StrOptions(set(TARGET_STRATEGIES))],
-        "norm": [StrOptions(set(NORMS))],
-        "steps": [Interval(Integral, 1, None, closed="left")],
-        "precision": [StrOptions(set(PRECISIONS))],
+        "n_samples": [count(1), None],
+        "n_features": [count(1), None],
+        "n_test": [count(1), None],
+        "hidden_dim": shared.HIDDEN_DIM,
+        "epsilon": shared.EPSILON,
+        "loss": shared.LOSS,
+        "slope": shared.SLOPE,
+        "lr_f": [shared.Number(Real, 0, None, closed="neither")],
+        "lr_g": [shared.Number(Real, 0, None, closed="neither")],
+        "epochs": [count(0)],
+        "epochs_g": [count(0), None],
+        "targets": shared.TARGETS,
+        "norm": shared.ATTACK["norm"],
+        "steps": shared.ATTACK["steps"],
+        "precision": shared.PRECISION,
         "device": [str],
-        "seed": [Interval(Integral, 0, 2**32 - 1, closed="both")],
+        "seed": [shared.Number(Integral, 0, 2**32 - 1, closed="both")],
         "cosine": ["boolean"],
         "data_home": [str, PathLike, None],
     }

@@ -1,0 +1,49 @@
+"""Working memory: how many rows a chunked computation takes at once.
+
+One setting bounds every computation whose intermediate grows with the rows
+of its input (the hidden layer of a prediction, the attack, the kernel of the
+theory at query points): scikit-learn's ``working_memory``
+(:func:`sklearn.set_config`, in MiB, 1024 by default), as scikit-learn's own
+chunked computations use it.
+"""
+
+from sklearn import get_config
+
+
+def chunk_rows(row_bytes, n_rows):
+    """Rows per chunk: as many as fit in the working memory, at least one, at most ``n_rows``.
+
+    Parameters
+    ----------
+    row_bytes : int
+        Bytes of working memory that one row takes.
+    n_rows : int
+        Rows in all.
+
+    Returns
+    -------
+    rows : int
+
+    Examples
+    --------
+    >>> import sklearn
+    >>> with sklearn.config_context(working_memory=1):
+    ...     chunk_rows(1024, 10_000)
+    1024
+    """
+    budget = get_config()["working_memory"] * 2**20
+    return max(1, min(int(n_rows), int(budget // max(row_bytes, 1))))
+
+
+def row_chunks(n_rows, row_bytes):
+    """Slices over ``n_rows`` rows, each of :func:`chunk_rows` rows (the last may be shorter).
+
+    Examples
+    --------
+    >>> import sklearn
+    >>> with sklearn.config_context(working_memory=1):
+    ...     list(row_chunks(2500, 1024))
+    [slice(0, 1024, None), slice(1024, 2048, None), slice(2048, 2500, None)]
+    """
+    step = chunk_rows(row_bytes, n_rows)
+    return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
