@@ -329,22 +329,23 @@ def decision(net, X):
 
     The chunks are the rows whose hidden layer fits in scikit-learn's
     ``working_memory`` (:func:`sklearn.set_config`, 1024 MiB by default),
-    so memory grows with that setting, not with the number of rows. Each
-    chunk goes to the device of the module's weights, whatever the current
-    device.
+    and on a CPU in the cache (:data:`~sklearn_pertlearn._memory.CPU_CHUNK_BYTES`),
+    so memory grows with those, not with the number of rows. Each chunk goes
+    to the device of the module's weights, whatever the current device.
     """
     module = net.module_
     weight = module.weight
     width = module.hidden_dim
     # The pre-activations and the activations of a row, in the weights' dtype.
     row_bytes = 2 * width * weight.element_size()
-    chunk = chunk_rows(row_bytes, len(X))
+    device_type = weight.device.type
+    chunk = chunk_rows(row_bytes, len(X), device_type)
     outputs = np.empty(
         (len(X),) if module.n_outputs == 1 else (len(X), module.n_outputs),
         dtype=torch.empty((), dtype=weight.dtype).numpy().dtype,
     )
     with _own_numerics(module, chunk * module.n_features * width):
-        for rows in row_chunks(len(X), row_bytes):
+        for rows in row_chunks(len(X), row_bytes, device_type):
             outputs[rows] = module(to_tensor(X[rows], weight.dtype, weight.device)).cpu().numpy()
     return outputs
 

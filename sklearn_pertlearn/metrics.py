@@ -48,8 +48,9 @@ def agreement_scorer(estimator, X, y=None):
 
     A scorer for ``GridSearchCV(scoring=...)`` or ``cross_validate``: it
     compares the predictions of ``source_estimator_`` (f, trained on clean
-    data) and ``estimator_`` (g, trained on adversarial data only) of a fitted
-    :class:`~sklearn_pertlearn.PerturbationLearningClassifier` on the
+    data) and of the fitted
+    :class:`~sklearn_pertlearn.PerturbationLearningClassifier` itself (g,
+    trained on adversarial data only, with its ``offsets_``) on the
     validation fold. ``y`` is not used. A :class:`~sklearn.pipeline.Pipeline`
     that ends with such a classifier is accepted: ``X`` then goes through the
     earlier steps first.
@@ -94,6 +95,7 @@ def agreement_scorer(estimator, X, y=None):
             f"and estimator_, such as PerturbationLearningClassifier; got "
             f"{estimator!r}."
         )
-    return agreement_score(
-        estimator.source_estimator_.predict(X), estimator.estimator_.predict(X)
-    )
+    # The meta-estimator's own predict is g's with its offsets_; f was
+    # fitted on arrays, so it gets the values of a data frame.
+    source_input = X.to_numpy() if hasattr(X, "to_numpy") and hasattr(X, "columns") else X
+    return agreement_score(estimator.source_estimator_.predict(source_input), estimator.predict(X))

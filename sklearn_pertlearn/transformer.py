@@ -22,27 +22,9 @@ from .perturbation import (
     _class_index,
     _perturb,
     make_targets,
-    median_row_norm,
+    resolve_epsilon,
 )
 from ._validation import FLOAT_DTYPES, check_n_features
-
-# epsilon="auto" is this fraction of the median row norm of the training data,
-# by base. Measured with perturbation learning on scikit-learn's iris, wine,
-# breast_cancer and digits, standardized (docs/own_data.rst): in scenario a,
-# g's accuracy is flat from 0.3 to 1 times the median norm and lower below
-# (digits, width 100: 0.84 at 0.1, 0.91 at 0.3 and 1); in scenario b the data
-# themselves carry no information about the random targets, so the
-# perturbation must outweigh them: g needs 1 to 4 times the norm
-# (breast_cancer: 0.86 at 1, 0.95 at 2 and 4).
-_AUTO_EPSILON = {"none": 0.3, "data": 2.0, "uniform": 2.0}
-
-
-def _resolve_epsilon(epsilon, X, norm, base):
-    """``epsilon`` as a number: itself, or for ``"auto"`` a fraction of the rows' scale."""
-    if epsilon != "auto":
-        return float(epsilon)
-    return _AUTO_EPSILON[base] * median_row_norm(X, norm)
-
 
 class AdversarialPerturbationTransformer(
     OneToOneFeatureMixin, TransformerMixin, MetaEstimatorMixin, BaseEstimator
@@ -221,7 +203,7 @@ class AdversarialPerturbationTransformer(
                 "does not."
             )
         self.classes_ = self.estimator_.classes_
-        self.epsilon_ = _resolve_epsilon(self.epsilon, X, self.norm, self.base)
+        self.epsilon_ = resolve_epsilon(self.epsilon, X, self.norm, self.base)
         return X, y
 
     def _attack_kwargs(self):

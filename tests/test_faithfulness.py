@@ -114,6 +114,7 @@ def test_zero_epsilon_in_scenario_a_gives_chance():
             epsilon=0.0,
             base="none",
             targets="balanced",
+            match_rates=False,
             random_state=seed,
         ).fit(X, y)
         accuracies.append(clf.score(X, y))

@@ -35,11 +35,14 @@ def test_agreement_score_errors():
 
 
 class _FittedPair:
-    """Stands for a fitted PerturbationLearningClassifier."""
+    """Stands for a fitted PerturbationLearningClassifier: its predictions are g's."""
 
     def __init__(self, source, student):
         self.source_estimator_ = source
         self.estimator_ = student
+
+    def predict(self, X):
+        return self.estimator_.predict(X)
 
 
 def _xy():

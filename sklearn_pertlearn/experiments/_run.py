@@ -111,8 +111,10 @@ def build_classifier(config, *, memory=None):
         steps=config.steps,
         targets=config.targets,
         base=SCENARIOS[config.scenario],
-        # The paper attacks the data as they are.
+        # The paper attacks the data as they are, and g keeps the offsets it
+        # learned from its targets.
         standardize=False,
+        match_rates=False,
         memory=memory,
         # The perturbations are kept only to compare them with the theory.
         store_adversarial=config.cosine,
