@@ -143,7 +143,13 @@ def run_experiments(
         run (measured with the cosine similarity if any asks for it).
     output : str or path-like, default=None
         CSV file of results (one row per run: every setting, then
-        :data:`METRICS`), created if missing and appended to.
+        :data:`METRICS`), created if missing and appended to. One process
+        at a time writes it: it is held from the start (through the lock
+        file ``NAME.lock`` beside it, which the system releases when the
+        process ends, however it ends) and a second sweep on it is refused.
+        A file that is not a results file of this version is refused as it
+        is; only an interrupted last line (the start of the header or of a
+        row) is dropped, with a warning.
     n_jobs : int, default=None
         Number of parallel jobs, as in scikit-learn; None means 1, or all the
         workers of a cluster. Each local worker runs torch with
@@ -184,39 +190,42 @@ def run_experiments(
     """
     configs = _merge(configs)
     results_file = None if output is None else _ResultsFile(output)
-    found = {} if results_file is None else results_file.finished()
-    todo = [config for config in configs if not _is_done(config, found)]
-    failures, unconverged_runs = [], []
-    if todo:
-        from tqdm.auto import tqdm
+    # The file is held from before it is read until the last run is written,
+    # so that a second sweep on it cannot run the same runs again.
+    with nullcontext() if results_file is None else results_file.writing():
+        found = {} if results_file is None else results_file.finished()
+        todo = [config for config in configs if not _is_done(config, found)]
+        failures, unconverged_runs = [], []
+        if todo:
+            from tqdm.auto import tqdm
 
-        # The bar starts once the cluster is reached, so that a failed
-        # connection is reported alone.
-        with _cache(memory) as cache, _backend(scheduler), tqdm(
-            total=len(configs),
-            initial=len(configs) - len(todo),
-            unit="run",
-            disable=not progress,
-        ) as bar:
-            runs = Parallel(
-                n_jobs=n_jobs,
-                return_as="generator_unordered",
-                initializer=_end_with_parent,
-                initargs=(os.getpid(),),
-            )(
-                delayed(_run_or_fail)(config, cache)
-                for config in _cache_friendly_order(todo)
-            )
-            for config, result, error, unconverged in runs:
-                if error is None:
-                    found[_key(result)] = result
-                    if results_file is not None:
-                        results_file.append(result)
-                else:
-                    failures.append((config, error))
-                if unconverged is not None:
-                    unconverged_runs.append((config, unconverged))
-                bar.update()
+            # The bar starts once the cluster is reached, so that a failed
+            # connection is reported alone.
+            with _cache(memory) as cache, _backend(scheduler), tqdm(
+                total=len(configs),
+                initial=len(configs) - len(todo),
+                unit="run",
+                disable=not progress,
+            ) as bar:
+                runs = Parallel(
+                    n_jobs=n_jobs,
+                    return_as="generator_unordered",
+                    initializer=_end_with_parent,
+                    initargs=(os.getpid(),),
+                )(
+                    delayed(_run_or_fail)(config, cache)
+                    for config in _cache_friendly_order(todo)
+                )
+                for config, result, error, unconverged in runs:
+                    if error is None:
+                        found[_key(result)] = result
+                        if results_file is not None:
+                            results_file.append(result)
+                    else:
+                        failures.append((config, error))
+                    if unconverged is not None:
+                        unconverged_runs.append((config, unconverged))
+                    bar.update()
     if unconverged_runs:
         config, message = unconverged_runs[0]
         warnings.warn(
