@@ -4,6 +4,7 @@ they are ours, one writer at a time, nothing left behind by a killed sweep."""
 import csv
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -11,6 +12,7 @@ import pytest
 
 from sklearn_pertlearn.__main__ import main
 from sklearn_pertlearn.experiments import COLUMNS, ExperimentConfig, run_experiments
+from sklearn_pertlearn.experiments._files import _Lock
 
 # Small enough for a tenth of a second per run, large enough to learn.
 TINY = ExperimentConfig(n_samples=100, n_features=20, n_test=100, epochs=20)
@@ -137,3 +139,23 @@ def test_a_file_another_process_writes_is_refused_until_it_dies(tmp_path, capsys
         holder.wait()
     assert len(run_experiments([TINY], output)) == 1
     assert sorted(tmp_path.iterdir()) == [output]
+
+
+def test_a_killed_sweeps_cache_is_removed_by_the_next(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    # A killed sweep's cache: its lock file is there, and free.
+    stale = tmp_path / "pertlearn-f-cache-stale"
+    (stale / "joblib").mkdir(parents=True)
+    (stale / ".lock").write_text("4194304")
+    # A running sweep's, and one being made (no lock file yet): both kept.
+    live, new = tmp_path / "pertlearn-f-cache-live", tmp_path / "pertlearn-f-cache-new"
+    live.mkdir()
+    new.mkdir()
+    lock = _Lock(live / ".lock")
+    assert lock.acquire()
+    try:
+        run_experiments([TINY, replace(TINY, lr_g=0.1)])
+        # The sweep's own cache is gone too.
+        assert sorted(tmp_path.iterdir()) == [live, new]
+    finally:
+        lock.release()

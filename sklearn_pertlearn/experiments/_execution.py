@@ -1,15 +1,18 @@
 """Many runs at once: through joblib on local processes or on a dask cluster."""
 
 import os
+import shutil
 import tempfile
 import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
+from pathlib import Path
 
 from joblib import Parallel, delayed, parallel_config
 from sklearn.exceptions import ConvergenceWarning
 
 from ._config import ExperimentConfig
+from ._files import _Lock
 from ._results import _is_done, _key, _merge, _ResultsFile
 from ._run import run_experiment
 from ._workers import _end_with_parent
@@ -83,13 +86,39 @@ def _cache_friendly_order(configs):
     return [configs[i] for i in order]
 
 
+# Temporary caches of f: each holds the lock file _CACHE_LOCK while its sweep
+# runs, so that one whose lock is free belongs to a sweep that was killed.
+_CACHE_PREFIX = "pertlearn-f-cache-"
+_CACHE_LOCK = ".lock"
+
+
+def _remove_stale_caches():
+    """Remove the temporary caches that killed sweeps left behind."""
+    for folder in Path(tempfile.gettempdir()).glob(_CACHE_PREFIX + "*"):
+        lock = _Lock(folder / _CACHE_LOCK)
+        # A cache without a lock file is being made at this moment.
+        try:
+            stale = lock.path.exists() and lock.acquire()
+        except OSError:
+            continue  # another sweep removed it meanwhile
+        if stale:
+            lock.release()
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @contextmanager
 def _cache(memory):
-    if memory is None:
-        with tempfile.TemporaryDirectory(prefix="pertlearn-f-cache-") as folder:
-            yield folder
-    else:
+    if memory is not None:
         yield None if memory is False else memory
+        return
+    _remove_stale_caches()
+    with tempfile.TemporaryDirectory(prefix=_CACHE_PREFIX) as folder:
+        lock = _Lock(Path(folder) / _CACHE_LOCK)
+        lock.acquire()
+        try:
+            yield folder
+        finally:
+            lock.release()
 
 
 def _backend(scheduler):
@@ -161,8 +190,9 @@ def run_experiments(
     memory : str, path-like, joblib.Memory or False, default=None
         Where the fits of f are cached, so that runs sharing f (other
         ``lr_g``, ``epsilon``, ``epochs_g``, targets or scenario) fit it once.
-        None uses a temporary folder on this machine, removed at the end; on
-        a cluster of several machines pass a folder that every worker can
+        None uses a temporary folder on this machine, removed at the end (the
+        folders of sweeps that were killed are removed by the next sweep);
+        on a cluster of several machines pass a folder that every worker can
         reach. False does not cache.
     progress : bool, default=False
         Show a progress bar over runs on stderr.
