@@ -9,9 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
+import torch
 
 from sklearn_pertlearn.__main__ import main
-from sklearn_pertlearn.experiments import COLUMNS, ExperimentConfig, run_experiments
+from sklearn_pertlearn.experiments import (
+    COLUMNS,
+    ExperimentConfig,
+    _execution,
+    run_experiments,
+)
 from sklearn_pertlearn.experiments._files import _Lock
 
 # Small enough for a tenth of a second per run, large enough to learn.
@@ -159,3 +165,29 @@ def test_a_killed_sweeps_cache_is_removed_by_the_next(tmp_path, monkeypatch):
         assert sorted(tmp_path.iterdir()) == [live, new]
     finally:
         lock.release()
+
+
+def test_a_run_out_of_memory_is_reported_like_a_failed_run(tmp_path, monkeypatch):
+    def run_experiment(config, memory=None):
+        if config.hidden_dim == 60:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9 GiB")
+        if config.hidden_dim == 50:
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
+        if config.hidden_dim == 70:
+            raise RuntimeError("a bug, not memory")
+        return original(config, memory=memory)
+
+    original = _execution.run_experiment
+    monkeypatch.setattr(_execution, "run_experiment", run_experiment)
+    configs = [replace(TINY, hidden_dim=m) for m in (50, 60, 10)]
+    # The widest run goes first.
+    with pytest.warns(UserWarning, match=(
+        r"2 of 3 runs failed and are left out; the first \(.*hidden_dim=60.*\): The "
+        r"run does not fit in the memory of device 'cpu' \(width 60, N=100, d=20\); "
+        r"lower hidden_dim .*n_jobs"
+    )):
+        results = run_experiments(configs, tmp_path / "results.csv")
+    assert [result["hidden_dim"] for result in results] == [10]
+    # Other errors are bugs, and stop the sweep.
+    with pytest.raises(RuntimeError, match="a bug"):
+        run_experiments([replace(TINY, hidden_dim=70)])

@@ -8,6 +8,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
+import torch
 from joblib import Parallel, delayed, parallel_config
 from sklearn.exceptions import ConvergenceWarning
 
@@ -33,20 +34,46 @@ _F_FIELDS = (
 )
 
 
+def _run_one(config, memory=None):
+    """:func:`run_experiment`; a run too large for its device's memory raises a
+    MemoryError that says what to lower."""
+    try:
+        return run_experiment(config, memory=memory)
+    except (MemoryError, RuntimeError) as exc:
+        # torch raises OutOfMemoryError on a GPU (torch.cuda's name since
+        # 1.13, torch's since 2.5), but a plain RuntimeError when the CPU
+        # allocator fails (as of torch 2.13).
+        if not isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)) and (
+            "can't allocate memory" not in str(exc)
+        ):
+            raise
+        # A real data set's sizes are None: its own, and not to be lowered.
+        sizes = "" if config.n_samples is None else (
+            f", N={config.n_samples}, d={config.n_features}"
+        )
+        raise MemoryError(
+            f"The run does not fit in the memory of device {config.device!r} "
+            f"(width {config.hidden_dim}{sizes}); lower hidden_dim (or n_samples "
+            "or n_features of synthetic data), or run fewer runs at once "
+            "(n_jobs): parallel runs share the memory."
+        ) from exc
+
+
 def _run_or_fail(config, memory):
     """Run ``config``; return ``(config, result, error, convergence warning)``.
 
     A ValueError of one run (a training set of one class, target labels of
-    one class) must not stop the others. A run's convergence warnings come
-    back as the first one's message, for :func:`run_experiments` to sum up:
-    the paper's sweeps hold runs meant to fail (epsilon 0, width 1), and
-    every worker printing each of their warnings would bury the progress.
+    one class) must not stop the others, nor a run too large for the
+    device's memory. A run's convergence warnings come back as the first
+    one's message, for :func:`run_experiments` to sum up: the paper's sweeps
+    hold runs meant to fail (epsilon 0, width 1), and every worker printing
+    each of their warnings would bury the progress.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
-            outcome = run_experiment(config, memory=memory), None
-        except ValueError as exc:
+            outcome = _run_one(config, memory), None
+        except (ValueError, MemoryError) as exc:
             outcome = None, str(exc)
     unconverged = None
     for warning in caught:
@@ -203,8 +230,8 @@ def run_experiments(
         One result per unique run, in the order of ``configs`` (see
         :func:`run_experiment`), read from ``output`` for runs that were
         already there. A run whose fit raised a ValueError (such as a
-        training set of a single class) is left out, with a warning, and is
-        tried again the next time. Runs that ended with a
+        training set of a single class) or ran out of memory is left out,
+        with a warning, and is tried again the next time. Runs that ended with a
         :class:`~sklearn.exceptions.ConvergenceWarning` are kept, and one
         ConvergenceWarning at the end counts them.
 
