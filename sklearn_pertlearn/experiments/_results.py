@@ -139,7 +139,7 @@ class _ResultsFile:
             try:
                 if len(values) != len(COLUMNS):
                     raise ValueError(f"{len(values)} fields, expected {len(COLUMNS)}")
-                rows.append({name: _PARSERS[name](text) for name, text in zip(COLUMNS, values)})
+                rows.append({name: _PARSERS[name](v) for name, v in zip(COLUMNS, values)})
             except ValueError as exc:
                 raise self._refuse(
                     f"line {reader.line_num} is not a result row ({exc})"
@@ -186,12 +186,13 @@ class _ResultsFile:
     def _drop_interrupted_write(self):
         _, end = self._parse()
         if self.path.exists() and self.path.stat().st_size > end:
-            what = "an incomplete header" if end == 0 else "an incomplete row"
-            warnings.warn(
-                f"{str(self.path)!r} ends with {what} (an interrupted write); it is "
-                "dropped and that run is done again.",
-                stacklevel=5,
+            what = (
+                "an incomplete header (an interrupted write); it is dropped"
+                if end == 0
+                else "an incomplete row (an interrupted write); it is dropped and "
+                "that run is done again"
             )
+            warnings.warn(f"{str(self.path)!r} ends with {what}.", stacklevel=5)
             os.truncate(self.path, end)
 
     def append(self, result):
@@ -206,7 +207,8 @@ class _ResultsFile:
                     self.append(result)
             return
         new = not self.path.exists() or self.path.stat().st_size == 0
-        with self.path.open("a", newline="") as file:
+        # UTF-8 whatever the locale, as the file is read.
+        with self.path.open("a", newline="", encoding="utf-8") as file:
             writer = csv.writer(file)
             if new:
                 writer.writerow(COLUMNS)
