@@ -4,8 +4,8 @@
 prints what the paper reports. ``sweep`` varies settings of one of the
 authors' presets and ``reproduce`` makes one of the paper's figures; both
 write a CSV file of results (finished runs in it are skipped, so an
-interrupted command resumes) and a PNG figure. Bad options print one line on
-stderr and exit with status 2.
+interrupted command resumes) and a PNG figure, or without matplotlib the CSV
+file alone. Bad options print one line on stderr and exit with status 2.
 
 The choices come from the library's light modules; torch, the estimators
 and matplotlib are imported by the command that uses them, and the presets
@@ -156,7 +156,7 @@ def _add_run_parser(subparsers):
     option("--steps", type=_positive_int, default=_DEFAULTS["steps"],
            help="attack steps (more than 1 is PGD)")
     _add_precision(run)
-    option("--device", default=_DEFAULTS["device"], help="torch device, such as cuda")
+    _add_device(run, _DEFAULTS["device"])
     option("--seed", type=_non_negative(int), default=_DEFAULTS["seed"],
            help="seeds the data, the networks, the targets and the noise")
     _add_data_home(run)
@@ -173,9 +173,9 @@ def _run(args):
         if hasattr(args, name)
     }
     config = ExperimentConfig(**settings)
-    from .experiments import run_experiment
+    from .experiments._execution import _run_one
 
-    result = run_experiment(config)
+    result = _run_one(config)
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -228,6 +228,14 @@ def _n_jobs(text):
     return value
 
 
+def _add_device(parser, default):
+    parser.add_argument(
+        "--device", default=default,
+        help="torch device, such as cpu, cuda or cuda:1"
+        + ("" if default else " (default: cpu)"),
+    )
+
+
 def _add_precision(parser):
     parser.add_argument(
         "--precision", choices=PRECISIONS, default=_DEFAULTS["precision"],
@@ -236,11 +244,25 @@ def _add_precision(parser):
     )
 
 
-def _precision_setting(args):
-    """``--precision`` as a setting of every run; none where it is the default."""
-    if args.precision == _DEFAULTS["precision"]:
-        return {}
-    return {"precision": args.precision}
+def _settings(args):
+    """The settings that ``sweep`` and ``reproduce`` change in every run.
+
+    ``--precision`` where it is not the default, every ``--set``, ``--device``
+    and ``--data-home``.
+    """
+    settings = dict(args.settings)
+    if args.precision != _DEFAULTS["precision"]:
+        settings["precision"] = args.precision
+    if args.device is not None:
+        if settings.get("device", args.device) != args.device:
+            raise ValueError(
+                f"--device {args.device} and --set device={settings['device']} "
+                "disagree; give the device once."
+            )
+        settings["device"] = args.device
+    if args.data_home is not None:
+        settings["data_home"] = args.data_home
+    return settings
 
 
 def _add_sweep_options(parser):
@@ -258,11 +280,18 @@ def _add_sweep_options(parser):
            "samples, width 50, 20 epochs, three points per sweep; real data "
            "sets keep their size (MNIST and Fashion-MNIST are still loaded, "
            "and downloaded if not cached)")
+    option("--set", dest="settings", action="append", type=_setting,
+           default=[], metavar="NAME=VALUE",
+           help="change a setting of the preset for every run: any setting "
+           f"a sweep varies ({', '.join(SWEEPABLE)}), or device")
     option("--output", metavar="CSV", type=Path,
            help="results file, one row per run (default: NAME.csv, NAME-quick.csv "
-           "with --quick); runs already in it are not run again")
+           "with --quick); runs already in it are not run again, and one command "
+           "at a time writes it")
     option("--figure", dest="figure_path", metavar="PNG", type=Path,
-           help="figure file (default: the results file with .png)")
+           help="figure file (default: the results file with .png); without "
+           "matplotlib the command writes the results file alone")
+    _add_device(parser, None)
     _add_precision(parser)
     option("--select", choices=SELECTIONS, default=SELECTIONS[0],
            help="report every point at the learning-rate pair where g is most "
@@ -286,10 +315,6 @@ def _add_sweep_parser(subparsers):
                        help="a setting of the preset and its values: one panel "
                        "(repeat for more panels); NAME is one of "
                        f"{', '.join(SWEEPABLE)}")
-    sweep.add_argument("--set", dest="settings", action="append", type=_setting,
-                       default=[], metavar="NAME=VALUE",
-                       help="change a setting of the preset for every run: any "
-                       "NAME of --param, or device")
     sweep.add_argument("--learning-rates", type=_learning_rates, metavar="LR,LR,...",
                        help="learning-rate grid instead of the preset's; every "
                        "pair (lr_f, lr_g) of these is run (default: the preset's "
@@ -319,9 +344,15 @@ def _add_reproduce_parser(subparsers):
 
 
 def _paths(args, name):
+    """The results file and the figure, their folders checked before any run."""
+    from .experiments._files import _check_folder
+
     suffix = "-quick" if args.quick else ""
     output = args.output or Path(f"{name}{suffix}.csv")
-    return output, args.figure_path or output.with_suffix(".png")
+    figure = args.figure_path or output.with_suffix(".png")
+    _check_folder(output, "results file")
+    _check_folder(figure, "figure")
+    return output, figure
 
 
 def _parallel(args):
@@ -348,13 +379,46 @@ def _print_panels(panels, metrics):
             print(f"  {value!s:>10}{numbers}{rates}")
 
 
-def _pyplot():
-    """matplotlib's pyplot on a file backend, checked before any run starts."""
+def _pyplot(figure):
+    """matplotlib's pyplot on a file backend, and ``figure`` a file it can write.
+
+    Called before any run starts.
+    """
     from .plotting import _pyplot
 
     plt = _pyplot()
     plt.switch_backend("Agg")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    kind = figure.suffix[1:].lower()
+    # Without a suffix, matplotlib writes a PNG and adds .png.
+    if kind and kind not in formats:
+        raise ValueError(
+            f"The figure {str(figure)!r} cannot be written: matplotlib writes "
+            f"{', '.join(sorted(formats))} files, not {kind!r}; use --figure with "
+            "one of these suffixes, such as .png."
+        )
     return plt
+
+
+def _pyplot_or_none(figure, output):
+    """:func:`_pyplot`, or None with a note on stderr if matplotlib is missing.
+
+    The results file is the outcome of a sweep; the figure is drawn from it
+    by the same command once matplotlib is installed, which finds every run
+    done.
+    """
+    try:
+        return _pyplot(figure)
+    except ImportError as exc:
+        print(
+            f"pertlearn: note: {exc} Without it, the runs go to {output} and no "
+            "figure is drawn; to draw it, install matplotlib and run this command "
+            f"again: the runs in {output} are not run again.",
+            file=sys.stderr,
+        )
+        return None
 
 
 def _save(fig, path, plt):
@@ -363,56 +427,81 @@ def _save(fig, path, plt):
     plt.close(fig)
 
 
+def _note_quick_changes(asked, ran):
+    """Say on stderr which values of the command line ``--quick`` replaced."""
+    notes = [
+        f"{before.param}={_values(after.values)} instead of {_values(before.values)}"
+        for before, after in zip(asked, ran)
+        if after.values != before.values
+    ]
+    notes += [
+        f"{name}={after} instead of {before}"
+        for (name, before), after in zip(asked[0].settings.items(), ran[0].settings.values())
+        if after != before
+    ]
+    if notes:
+        print(
+            f"pertlearn: note: --quick runs {'; '.join(notes)} (at most three points "
+            "a sweep, within its caps: N 200, d 50, width 50, 200 test samples, 20 "
+            "epochs); leave out --quick to run the values asked.",
+            file=sys.stderr,
+        )
+
+
+def _values(values):
+    return ",".join(map(str, values))
+
+
 def _sweep(args):
     from .experiments import PRESETS, Sweep
 
     preset = PRESETS[args.preset]
     if args.learning_rates is not None:
         preset = replace(preset, learning_rates=args.learning_rates)
-    settings = {**_precision_setting(args), **dict(args.settings)}
-    if args.data_home is not None:
-        settings["data_home"] = args.data_home
+    settings = _settings(args)
     sweeps = [
         Sweep(name, values, settings=settings, cosine=args.cosine)
         for name, values in args.params
     ]
     if args.quick:
         preset = preset.quick()
-        sweeps = [sweep.quick() for sweep in sweeps]
-    # Every run is a valid configuration, and the figure can be drawn,
+        quick = [sweep.quick() for sweep in sweeps]
+        _note_quick_changes(sweeps, quick)
+        sweeps = quick
+    # Every run is a valid configuration, and the files can be written,
     # before the first run starts.
     preset.runs(sweeps)
-    plt = _pyplot()
+    name = "-".join([args.preset, *(param for param, _ in args.params)])
+    output, figure = _paths(args, name)
+    plt = _pyplot_or_none(figure, output)
     from .experiments import run_sweeps
     from .plotting import ACCURACY_METRICS, plot_sweeps
 
-    name = "-".join([args.preset, *(param for param, _ in args.params)])
-    output, figure = _paths(args, name)
     result = run_sweeps(preset, sweeps, output, select=args.select, **_parallel(args))
     metrics = ACCURACY_METRICS + (("cosine_similarity",) if args.cosine else ())
     _print_panels(result.panels, metrics)
+    if plt is None:
+        print(f"{len(result.results)} runs in {output}; no figure (no matplotlib)")
+        return
     _save(plot_sweeps(result.panels, metrics=metrics, title=name), figure, plt)
     print(f"{len(result.results)} runs in {output}; figure in {figure}")
 
 
 def _reproduce(args):
-    settings = _precision_setting(args)
-    if args.data_home is not None:
-        settings["data_home"] = args.data_home
-    plt = _pyplot()
     from .experiments import FIGURES, reproduce
     from .plotting import ACCURACY_METRICS, plot_decision_map, plot_sweeps
 
     output, figure = _paths(args, args.figure)
-    options = {} if FIGURES[args.figure][1] == "map" else {
-        "select": args.select, **_parallel(args)
-    }
+    kind = FIGURES[args.figure][1]
+    # A decision map is not in the results file: it needs matplotlib first.
+    plt = _pyplot(figure) if kind == "map" else _pyplot_or_none(figure, output)
+    options = {} if kind == "map" else {"select": args.select, **_parallel(args)}
     result = reproduce(
         args.figure,
         output,
         quick=args.quick,
         resolution=args.resolution,
-        settings=settings,
+        settings=_settings(args),
         **options,
     )
     title = f"{result.preset.name}: {result.preset.description}"
@@ -425,6 +514,9 @@ def _reproduce(args):
     else:
         metrics = ("cosine_similarity",) if result.kind == "cosine" else ACCURACY_METRICS
         _print_panels(result.panels, metrics)
+        if plt is None:
+            print(f"{len(result.results)} runs in {output}; no figure (no matplotlib)")
+            return
         fig = plot_sweeps(result.panels, metrics=metrics, title=title)
     _save(fig, figure, plt)
     print(f"{len(result.results)} runs in {output}; figure in {figure}")
@@ -452,11 +544,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         args.handler(args)
-    except (ValueError, OSError, ImportError) as exc:
+    except (ValueError, OSError, ImportError, MemoryError) as exc:
         # One line, as for bad options: the library's errors say what was
-        # wrong with which value (OSError: a file that cannot be written, a
-        # scheduler or a download that cannot be reached; ImportError: an
-        # optional dependency that is missing).
+        # wrong with which value (OSError: a file that cannot be written or
+        # that another command writes, a scheduler or a download that cannot
+        # be reached; ImportError: an optional dependency that is missing;
+        # MemoryError: a run too large for its device, and what to lower).
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return 0
 

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -146,14 +147,113 @@ def test_help_and_argument_errors_import_no_torch(args, code, imported):
     assert out.splitlines()[-1] == f"{code} {imported}"
 
 
-def test_a_missing_matplotlib_stops_a_sweep_before_any_run(monkeypatch, tmp_path, capsys):
+def test_without_matplotlib_a_sweep_writes_its_results_and_draws_them_later(
+    pyplot, monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    output, figure = tmp_path / "width.csv", tmp_path / "width.png"
+    args = ["sweep", "sG-a", "--param", "hidden_dim=5,10", "--learning-rates", "1.0",
+            *TINY, "--output", str(output)]
+    main(args)
+    out, err = capsys.readouterr()
+    assert 'pip install -e ".[plot]"' in err and "run this command again" in err
+    assert f"2 runs in {output}; no figure (no matplotlib)" in out
+    assert len(_rows(output)) == 2 and not figure.exists()
+    # Once matplotlib is there, the same command draws the figure from the
+    # file and runs nothing.
+    monkeypatch.undo()
+    before = output.read_bytes()
+    main(args)
+    assert output.read_bytes() == before and figure.stat().st_size > 0
+
+
+def test_without_matplotlib_a_decision_map_stops_before_its_run(monkeypatch, tmp_path, capsys):
+    # A map is not in the results file: it could not be drawn later.
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     output = tmp_path / "never.csv"
     with pytest.raises(SystemExit) as exit_info:
-        main(["sweep", "sG-a", "--param", "hidden_dim=5", *TINY, "--output", str(output)])
+        main(["reproduce", "sG-a-map", "--quick", "--output", str(output)])
     assert exit_info.value.code == 2
     assert 'pip install -e ".[plot]"' in capsys.readouterr().err
     assert not output.exists()
+
+
+def test_quick_says_which_values_it_replaced(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    main(["sweep", "sG-a", "--quick", "--param", "hidden_dim=5,10,100,1000",
+          "--learning-rates", "1.0", *TINY, "--output", str(tmp_path / "quick.csv")])
+    err = capsys.readouterr().err
+    assert (
+        "--quick runs hidden_dim=5,10,50 instead of 5,10,100,1000; epochs=20 instead "
+        "of 30; epochs_g=20 instead of 30 (at most three points"
+    ) in err
+    assert sorted(int(row["hidden_dim"]) for row in _rows(tmp_path / "quick.csv")) == [5, 10, 50]
+
+
+@pytest.mark.parametrize(
+    "args, bad",
+    [
+        (["--output", "{tmp}/missing/x.csv"], "The folder '{tmp}/missing' of the results file"),
+        (["--figure", "{tmp}/missing/x.png"], "The folder '{tmp}/missing' of the figure"),
+        (["--figure", "{tmp}/x.figure"], "matplotlib writes .* not 'figure'"),
+    ],
+)
+def test_files_that_cannot_be_written_stop_a_sweep_before_any_run(
+    pyplot, args, bad, monkeypatch, tmp_path, capsys
+):
+    def no_run(*args, **kwargs):
+        raise AssertionError("a run started")
+
+    monkeypatch.setattr("sklearn_pertlearn.experiments._execution._run_one", no_run)
+    args = [arg.format(tmp=tmp_path) for arg in args]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "sG-a", "--param", "hidden_dim=5", *TINY, "--output",
+              str(tmp_path / "x.csv"), *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(bad.format(tmp=tmp_path), err), err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["sweep", "reproduce"])
+def test_device_and_set_reach_every_run(command, monkeypatch, capsys):
+    from sklearn_pertlearn import experiments
+
+    seen = []
+
+    def run_sweeps(preset, sweeps, *args, **kwargs):
+        seen.extend(preset.runs(sweeps))
+        raise ValueError("stop")
+
+    monkeypatch.setattr(experiments, "run_sweeps", run_sweeps, raising=False)
+    monkeypatch.setattr("sklearn_pertlearn.experiments._summaries.run_sweeps", run_sweeps)
+    target = ["sweep", "sG-a", "--param", "hidden_dim=5"] if command == "sweep" else [
+        "reproduce", "sG-a", "--quick"
+    ]
+    with pytest.raises(SystemExit):
+        main([*target, "--device", "cuda:1", "--set", "seed=3"])
+    assert "error: stop" in capsys.readouterr().err
+    assert seen and {(run.device, run.seed) for run in seen} == {("cuda:1", 3)}
+    with pytest.raises(SystemExit) as exit_info:
+        main([*target, "--device", "cuda:1", "--set", "device=cpu"])
+    assert exit_info.value.code == 2
+    assert "--device cuda:1 and --set device=cpu disagree" in capsys.readouterr().err
+
+
+def test_a_run_out_of_memory_is_one_line(monkeypatch, capsys):
+    torch = pytest.importorskip("torch")
+
+    def run_experiment(config, memory=None):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9 GiB")
+
+    monkeypatch.setattr("sklearn_pertlearn.experiments._execution.run_experiment",
+                        run_experiment)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--width", "100000", "--device", "cuda"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not fit in the memory of device 'cuda'" in err
+    assert "lower hidden_dim" in err
 
 
 def test_sweep_writes_results_and_figure_and_skips_finished_runs(pyplot, tmp_path, capsys):
@@ -334,8 +434,10 @@ def _alive(pid):
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
-def test_a_sweep_killed_with_sigkill_leaves_no_process_behind(pyplot, tmp_path):
+def test_a_sweep_killed_with_sigkill_leaves_nothing_behind(pyplot, tmp_path, monkeypatch):
     output = tmp_path / "killed.csv"
+    temp = tmp_path / "temp"
+    temp.mkdir()
     widths = ",".join(str(m) for m in range(10, 410, 10))
     process = subprocess.Popen(
         [sys.executable, "-m", "sklearn_pertlearn", "sweep", "sG-a",
@@ -343,7 +445,7 @@ def test_a_sweep_killed_with_sigkill_leaves_no_process_behind(pyplot, tmp_path):
          "--output", str(output)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        env={**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(temp)},
     )
     deadline = time.monotonic() + 120
     children = []
@@ -365,6 +467,13 @@ def test_a_sweep_killed_with_sigkill_leaves_no_process_behind(pyplot, tmp_path):
         while any(map(_alive, children)) and time.monotonic() < end:
             time.sleep(0.1)
         assert not [pid for pid in children if _alive(pid)]
+        # Its locks died with it: its temporary cache of f goes with the next
+        # sweep, and the next sweep may write the results file.
+        caches = list(temp.glob("pertlearn-f-cache-*"))
+        assert len(caches) == 1
+        monkeypatch.setattr(tempfile, "tempdir", str(temp))
+        main(["sweep", "sG-a", "--param", "hidden_dim=10", *TINY, "--output", str(output)])
+        assert list(temp.iterdir()) == []
     finally:
         for pid in children:
             if _alive(pid):

@@ -1,15 +1,19 @@
 """Many runs at once: through joblib on local processes or on a dask cluster."""
 
 import os
+import shutil
 import tempfile
 import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
+from pathlib import Path
 
+import torch
 from joblib import Parallel, delayed, parallel_config
 from sklearn.exceptions import ConvergenceWarning
 
 from ._config import ExperimentConfig
+from ._files import _Lock
 from ._results import _is_done, _key, _merge, _ResultsFile
 from ._run import run_experiment
 from ._workers import _end_with_parent
@@ -30,20 +34,46 @@ _F_FIELDS = (
 )
 
 
+def _run_one(config, memory=None):
+    """:func:`run_experiment`; a run too large for its device's memory raises a
+    MemoryError that says what to lower."""
+    try:
+        return run_experiment(config, memory=memory)
+    except (MemoryError, RuntimeError) as exc:
+        # torch raises OutOfMemoryError on a GPU (torch.cuda's name since
+        # 1.13, torch's since 2.5), but a plain RuntimeError when the CPU
+        # allocator fails (as of torch 2.13).
+        if not isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)) and (
+            "can't allocate memory" not in str(exc)
+        ):
+            raise
+        # A real data set's sizes are None: its own, and not to be lowered.
+        sizes = "" if config.n_samples is None else (
+            f", N={config.n_samples}, d={config.n_features}"
+        )
+        raise MemoryError(
+            f"The run does not fit in the memory of device {config.device!r} "
+            f"(width {config.hidden_dim}{sizes}); lower hidden_dim (or n_samples "
+            "or n_features of synthetic data), or run fewer runs at once "
+            "(n_jobs): parallel runs share the memory."
+        ) from exc
+
+
 def _run_or_fail(config, memory):
     """Run ``config``; return ``(config, result, error, convergence warning)``.
 
     A ValueError of one run (a training set of one class, target labels of
-    one class) must not stop the others. A run's convergence warnings come
-    back as the first one's message, for :func:`run_experiments` to sum up:
-    the paper's sweeps hold runs meant to fail (epsilon 0, width 1), and
-    every worker printing each of their warnings would bury the progress.
+    one class) must not stop the others, nor a run too large for the
+    device's memory. A run's convergence warnings come back as the first
+    one's message, for :func:`run_experiments` to sum up: the paper's sweeps
+    hold runs meant to fail (epsilon 0, width 1), and every worker printing
+    each of their warnings would bury the progress.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
-            outcome = run_experiment(config, memory=memory), None
-        except ValueError as exc:
+            outcome = _run_one(config, memory), None
+        except (ValueError, MemoryError) as exc:
             outcome = None, str(exc)
     unconverged = None
     for warning in caught:
@@ -83,13 +113,39 @@ def _cache_friendly_order(configs):
     return [configs[i] for i in order]
 
 
+# Temporary caches of f: each holds the lock file _CACHE_LOCK while its sweep
+# runs, so that one whose lock is free belongs to a sweep that was killed.
+_CACHE_PREFIX = "pertlearn-f-cache-"
+_CACHE_LOCK = ".lock"
+
+
+def _remove_stale_caches():
+    """Remove the temporary caches that killed sweeps left behind."""
+    for folder in Path(tempfile.gettempdir()).glob(_CACHE_PREFIX + "*"):
+        lock = _Lock(folder / _CACHE_LOCK)
+        # A cache without a lock file is being made at this moment.
+        try:
+            stale = lock.path.exists() and lock.acquire()
+        except OSError:
+            continue  # another sweep removed it meanwhile
+        if stale:
+            lock.release()
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @contextmanager
 def _cache(memory):
-    if memory is None:
-        with tempfile.TemporaryDirectory(prefix="pertlearn-f-cache-") as folder:
-            yield folder
-    else:
+    if memory is not None:
         yield None if memory is False else memory
+        return
+    _remove_stale_caches()
+    with tempfile.TemporaryDirectory(prefix=_CACHE_PREFIX) as folder:
+        lock = _Lock(Path(folder) / _CACHE_LOCK)
+        lock.acquire()
+        try:
+            yield folder
+        finally:
+            lock.release()
 
 
 def _backend(scheduler):
@@ -143,7 +199,13 @@ def run_experiments(
         run (measured with the cosine similarity if any asks for it).
     output : str or path-like, default=None
         CSV file of results (one row per run: every setting, then
-        :data:`METRICS`), created if missing and appended to.
+        :data:`METRICS`), created if missing and appended to. One process
+        at a time writes it: it is held from the start (through the lock
+        file ``NAME.lock`` beside it, which the system releases when the
+        process ends, however it ends) and a second sweep on it is refused.
+        A file that is not a results file of this version is refused as it
+        is; only an interrupted last line (the start of the header or of a
+        row) is dropped, with a warning.
     n_jobs : int, default=None
         Number of parallel jobs, as in scikit-learn; None means 1, or all the
         workers of a cluster. Each local worker runs torch with
@@ -155,8 +217,9 @@ def run_experiments(
     memory : str, path-like, joblib.Memory or False, default=None
         Where the fits of f are cached, so that runs sharing f (other
         ``lr_g``, ``epsilon``, ``epochs_g``, targets or scenario) fit it once.
-        None uses a temporary folder on this machine, removed at the end; on
-        a cluster of several machines pass a folder that every worker can
+        None uses a temporary folder on this machine, removed at the end (the
+        folders of sweeps that were killed are removed by the next sweep);
+        on a cluster of several machines pass a folder that every worker can
         reach. False does not cache.
     progress : bool, default=False
         Show a progress bar over runs on stderr.
@@ -167,8 +230,8 @@ def run_experiments(
         One result per unique run, in the order of ``configs`` (see
         :func:`run_experiment`), read from ``output`` for runs that were
         already there. A run whose fit raised a ValueError (such as a
-        training set of a single class) is left out, with a warning, and is
-        tried again the next time. Runs that ended with a
+        training set of a single class) or ran out of memory is left out,
+        with a warning, and is tried again the next time. Runs that ended with a
         :class:`~sklearn.exceptions.ConvergenceWarning` are kept, and one
         ConvergenceWarning at the end counts them.
 
@@ -184,39 +247,42 @@ def run_experiments(
     """
     configs = _merge(configs)
     results_file = None if output is None else _ResultsFile(output)
-    found = {} if results_file is None else results_file.finished()
-    todo = [config for config in configs if not _is_done(config, found)]
-    failures, unconverged_runs = [], []
-    if todo:
-        from tqdm.auto import tqdm
+    # The file is held from before it is read until the last run is written,
+    # so that a second sweep on it cannot run the same runs again.
+    with nullcontext() if results_file is None else results_file.writing():
+        found = {} if results_file is None else results_file.finished()
+        todo = [config for config in configs if not _is_done(config, found)]
+        failures, unconverged_runs = [], []
+        if todo:
+            from tqdm.auto import tqdm
 
-        # The bar starts once the cluster is reached, so that a failed
-        # connection is reported alone.
-        with _cache(memory) as cache, _backend(scheduler), tqdm(
-            total=len(configs),
-            initial=len(configs) - len(todo),
-            unit="run",
-            disable=not progress,
-        ) as bar:
-            runs = Parallel(
-                n_jobs=n_jobs,
-                return_as="generator_unordered",
-                initializer=_end_with_parent,
-                initargs=(os.getpid(),),
-            )(
-                delayed(_run_or_fail)(config, cache)
-                for config in _cache_friendly_order(todo)
-            )
-            for config, result, error, unconverged in runs:
-                if error is None:
-                    found[_key(result)] = result
-                    if results_file is not None:
-                        results_file.append(result)
-                else:
-                    failures.append((config, error))
-                if unconverged is not None:
-                    unconverged_runs.append((config, unconverged))
-                bar.update()
+            # The bar starts once the cluster is reached, so that a failed
+            # connection is reported alone.
+            with _cache(memory) as cache, _backend(scheduler), tqdm(
+                total=len(configs),
+                initial=len(configs) - len(todo),
+                unit="run",
+                disable=not progress,
+            ) as bar:
+                runs = Parallel(
+                    n_jobs=n_jobs,
+                    return_as="generator_unordered",
+                    initializer=_end_with_parent,
+                    initargs=(os.getpid(),),
+                )(
+                    delayed(_run_or_fail)(config, cache)
+                    for config in _cache_friendly_order(todo)
+                )
+                for config, result, error, unconverged in runs:
+                    if error is None:
+                        found[_key(result)] = result
+                        if results_file is not None:
+                            results_file.append(result)
+                    else:
+                        failures.append((config, error))
+                    if unconverged is not None:
+                        unconverged_runs.append((config, unconverged))
+                    bar.update()
     if unconverged_runs:
         config, message = unconverged_runs[0]
         warnings.warn(

@@ -4,11 +4,15 @@ Nothing here imports torch.
 """
 
 import csv
+import io
+import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 from ._config import _PARSERS, METRICS, SYNTHETIC_DATASETS, ExperimentConfig
+from ._files import _check_folder, _Lock
 
 # Settings that change where or how a run is computed, not its outcome: two
 # rows that differ only in them are the same run.
@@ -44,42 +48,47 @@ def _merge(configs):
     return list(merged.values())
 
 
+def _csv_line(fields):
+    """``fields`` as one line of CSV, as :class:`csv.writer` writes it."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(fields)
+    return buffer.getvalue()
+
+
+_HEADER = _csv_line(COLUMNS)
+
+
+def _starts_a_row(text):
+    """Whether ``text``, a last line without its end, is a result row cut short.
+
+    Every field but the last, which the cut may have shortened, reads as its
+    column's type, and there are no more fields than columns.
+    """
+    values = next(csv.reader([text]), [])
+    try:
+        for name, value in zip(COLUMNS, values[:-1]):
+            _PARSERS[name](value)
+    except ValueError:
+        return False
+    return len(values) <= len(COLUMNS)
+
+
 class _ResultsFile:
     """A CSV file of results, one row per finished run, appended run by run.
 
     Every row is written and flushed with its own ``open``, so a process that
-    is killed leaves every finished row on disk; a row cut short by the kill
-    is dropped the next time the file is read.
+    is killed leaves every finished row on disk. A last line cut short by the
+    kill (the start of the header or of a row) is dropped by the next writer;
+    a file that is anything else is refused, and left as it is.
     """
 
     def __init__(self, path):
         self.path = Path(path)
+        self._writing = False
 
     def read(self):
         """Return the finished runs in the file, as typed result dicts."""
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            return []
-        self._drop_partial_row()
-        with self.path.open(newline="") as file:
-            reader = csv.reader(file)
-            header = tuple(next(reader, ()))
-            if header != COLUMNS:
-                raise ValueError(
-                    f"{str(self.path)!r} is not a results file of this version: its "
-                    f"columns are {list(header)}, expected {list(COLUMNS)}. Choose "
-                    "another output path."
-                )
-            rows = []
-            for number, row in enumerate(reader, start=2):
-                try:
-                    if len(row) != len(COLUMNS):
-                        raise ValueError(f"{len(row)} fields, expected {len(COLUMNS)}")
-                    rows.append({name: _PARSERS[name](text) for name, text in zip(COLUMNS, row)})
-                except ValueError as exc:
-                    raise ValueError(
-                        f"Line {number} of {str(self.path)!r} is not a result row ({exc})."
-                    ) from exc
-            return rows
+        return self._parse()[0]
 
     def finished(self):
         """The runs in the file by identity; one with the cosine wins over one without."""
@@ -90,20 +99,116 @@ class _ResultsFile:
                 found[key] = row
         return found
 
-    def _drop_partial_row(self):
-        with self.path.open("rb+") as file:
-            data = file.read()
-            if not data.endswith(b"\n"):
-                warnings.warn(
-                    f"{str(self.path)!r} ends with an incomplete row (an interrupted "
-                    "write); it is dropped and that run is done again.",
-                    stacklevel=3,
-                )
-                file.truncate(data.rfind(b"\n") + 1)
+    def _refuse(self, why):
+        return ValueError(
+            f"{str(self.path)!r} is not a results file of this version: {why}. It "
+            "was left as it is; choose another output path."
+        )
+
+    def _parse(self):
+        """The rows of the file, and the length in bytes of its complete lines.
+
+        What follows the complete lines is an interrupted write, the start
+        of the header or of a row; anything else there is refused.
+        """
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return [], 0
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise self._refuse(
+                f"line {line} is not UTF-8 text (byte {data[exc.start]:#04x} at "
+                f"position {exc.start})"
+            ) from None
+        end = data.rfind(b"\n") + 1
+        # A line end is one byte in UTF-8: the text splits where the bytes do.
+        complete, rest = text[: text.rfind("\n") + 1], text[text.rfind("\n") + 1 :]
+        reader = csv.reader(io.StringIO(complete, newline=""))
+        header = next(reader, None)
+        if header is None:
+            if not _HEADER.startswith(rest):
+                raise self._refuse(f"it begins with {rest[:60]!r}, not with its columns")
+            return [], 0
+        if tuple(header) != COLUMNS:
+            raise self._refuse(f"its columns are {header}, expected {list(COLUMNS)}")
+        rows = []
+        for values in reader:
+            try:
+                if len(values) != len(COLUMNS):
+                    raise ValueError(f"{len(values)} fields, expected {len(COLUMNS)}")
+                rows.append({name: _PARSERS[name](v) for name, v in zip(COLUMNS, values)})
+            except ValueError as exc:
+                raise self._refuse(
+                    f"line {reader.line_num} is not a result row ({exc})"
+                ) from None
+        if rest and not _starts_a_row(rest):
+            raise self._refuse(f"its last line, {rest[:60]!r}, is not a result row")
+        return rows, end
+
+    @contextmanager
+    def writing(self):
+        """Hold the file as its one writer, its interrupted last line dropped.
+
+        The lock is a file beside it, ``NAME.lock``, removed at the end; the
+        operating system releases it when the process ends, however it ends.
+
+        Raises
+        ------
+        BlockingIOError
+            Another process writes the file.
+        FileNotFoundError
+            The file's folder does not exist.
+        ValueError
+            The file is not a results file of this version (it is left as
+            it is).
+        """
+        _check_folder(self.path, "results file")
+        lock = _Lock(self.path.with_name(self.path.name + ".lock"))
+        if not lock.acquire():
+            owner = lock.owner()
+            raise BlockingIOError(
+                f"{str(self.path)!r} is being written by another process"
+                f"{'' if owner is None else f' (process {owner})'}: one sweep at a "
+                "time writes a results file. Wait for it to end (a rerun then "
+                "skips its runs), or choose another output path."
+            )
+        try:
+            self._drop_interrupted_write()
+            self._writing = True
+            yield self
+        finally:
+            self._writing = False
+            lock.release()
+
+    def _drop_interrupted_write(self):
+        _, end = self._parse()
+        if self.path.exists() and self.path.stat().st_size > end:
+            what = (
+                "an incomplete header (an interrupted write); it is dropped"
+                if end == 0
+                else "an incomplete row (an interrupted write); it is dropped and "
+                "that run is done again"
+            )
+            warnings.warn(f"{str(self.path)!r} ends with {what}.", stacklevel=5)
+            os.truncate(self.path, end)
 
     def append(self, result):
+        """Append one finished run.
+
+        Outside :meth:`writing` the file is held for this row alone, and a
+        run already in it is not written again.
+        """
+        if not self._writing:
+            with self.writing():
+                if _key(result) not in self.finished():
+                    self.append(result)
+            return
         new = not self.path.exists() or self.path.stat().st_size == 0
-        with self.path.open("a", newline="") as file:
+        # UTF-8 whatever the locale, as the file is read.
+        with self.path.open("a", newline="", encoding="utf-8") as file:
             writer = csv.writer(file)
             if new:
                 writer.writerow(COLUMNS)
