@@ -73,8 +73,9 @@ def best_times(
         Rounds; each round times every function once, in turn, so that a
         changing load on a shared machine hits them alike.
     number : int or None, default=1
-        Calls per timing. None: as many as last 0.2 s (timeit's autorange), so
-        that a millisecond call is not at the mercy of one scheduler hiccup.
+        Calls per timing. None: as many as last 0.2 s (timeit's autorange,
+        whose calibrating calls are the warm-up), so that a millisecond call is
+        not at the mercy of one scheduler hiccup.
     warm_up : bool, default=True
         Call each function once before timing: lazy imports and first
         allocations are not what is timed. Pass False after a warm-up of your
