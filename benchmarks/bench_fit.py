@@ -13,20 +13,24 @@ epochs. The peers are
 ``products alone`` is no contender but the floor: the two matrix products of
 the data with the first layer that every full-batch epoch needs.
 
-Each contender is timed ``--repeats`` times, interleaved, and the best time is
-kept, which makes the ratios robust to a busy machine. Run::
+``--device`` runs every contender there but ``MLPClassifier``, which has only
+the CPU. Each contender is timed ``--repeats`` times, interleaved, and the best
+time is kept, which makes the ratios robust to a busy machine. The table gives
+milliseconds per epoch and ``library / this``: below 1, the library is the
+faster. Run::
 
-    python benchmarks/bench_fit.py            # both sizes
-    python benchmarks/bench_fit.py --quick    # a smoke run
+    python benchmarks/bench_fit.py                  # both sizes
+    python benchmarks/bench_fit.py --device cuda
+    python benchmarks/bench_fit.py --quick          # a smoke run
 """
 
 import argparse
-import time
+import functools
 import warnings
 
 import numpy as np
 import torch
-from _threads_option import add_threads_option, force_threads
+from _common import add_common_options, best_times, force_threads, products_floor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from skorch import NeuralNet
@@ -40,16 +44,17 @@ from sklearn_pertlearn.datasets import make_shifted_gaussian
 LR = 0.1
 
 
-def fit_library(X, y, width, epochs):
+def fit_library(X, y, width, epochs, device):
     WideTwoLayerNetClassifier(
-        width, loss="identity", solver="sgd", lr=LR, max_epochs=epochs, random_state=0
+        width, loss="identity", solver="sgd", lr=LR, max_epochs=epochs,
+        device=device, random_state=0,
     ).fit(X, y)
 
 
-def fit_plain_torch(X, y, width, epochs):
-    X = torch.from_numpy(X)
-    sign = torch.from_numpy(y).float()
-    module = TwoLayerNetwork(X.shape[1], width, seed=0)
+def fit_plain_torch(X, y, width, epochs, device):
+    X = torch.from_numpy(X).to(device)
+    sign = torch.from_numpy(y).float().to(device)
+    module = TwoLayerNetwork(X.shape[1], width, seed=0).to(device)
     optimizer = torch.optim.SGD(module.parameters(), lr=LR, momentum=0.9)
     scheduler = ReduceLROnPlateau(optimizer)
     for _ in range(epochs):
@@ -60,7 +65,8 @@ def fit_plain_torch(X, y, width, epochs):
         scheduler.step(loss.item())
 
 
-def fit_mlp(X, y, width, epochs):
+def fit_mlp(X, y, width, epochs, device):
+    # scikit-learn has only the CPU, whatever the device of the others.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         MLPClassifier(
@@ -78,7 +84,7 @@ def fit_mlp(X, y, width, epochs):
         ).fit(X, y)
 
 
-def fit_plain_skorch(X, y, width, epochs):
+def fit_plain_skorch(X, y, width, epochs, device):
     NeuralNet(
         TwoLayerNetwork,
         module__n_features=X.shape[1],
@@ -91,18 +97,9 @@ def fit_plain_skorch(X, y, width, epochs):
         batch_size=-1,
         train_split=None,
         callbacks=[LRScheduler(ReduceLROnPlateau, monitor="train_loss")],
+        device=device,
         verbose=0,
     ).fit(X, (y > 0).astype(np.int64))
-
-
-def matrix_products_alone(X, y, width, epochs):
-    """Not a contender: the two products an epoch cannot avoid, as a floor."""
-    X = torch.from_numpy(X)
-    weight = torch.randn(width, X.shape[1], dtype=X.dtype)
-    pattern = torch.rand(len(X), width, dtype=X.dtype)
-    for _ in range(epochs):
-        X @ weight.T
-        pattern.T @ X
 
 
 CONTENDERS = {
@@ -110,22 +107,25 @@ CONTENDERS = {
     "plain torch": fit_plain_torch,
     "MLPClassifier": fit_mlp,
     "plain skorch": fit_plain_skorch,
-    "products alone": matrix_products_alone,
 }
 
 
-def bench(n_samples, n_features, width, epochs, repeats):
+def bench(n_samples, n_features, width, epochs, repeats, device):
     X, y = make_shifted_gaussian(n_samples, n_features, random_state=0)
+    floor = products_floor(X, width, device=device)
+    functions = {
+        name: functools.partial(fit, X, y, width, epochs, device)
+        for name, fit in CONTENDERS.items()
+    }
+    functions["products alone"] = functools.partial(floor, epochs)
+    # A one-epoch warm-up: lazy imports and first allocations, at a fraction
+    # of a whole fit's cost.
     for fit in CONTENDERS.values():
-        fit(X, y, width, 1)  # warm-up: lazy imports and first allocations
-    best = {}
-    for _ in range(repeats):
-        for name, fit in CONTENDERS.items():
-            start = time.perf_counter()
-            fit(X, y, width, epochs)
-            elapsed = (time.perf_counter() - start) / epochs * 1e3
-            best[name] = min(best.get(name, np.inf), elapsed)
-    print(f"\nN={n_samples} d={n_features} m={width} epochs={epochs} "
+        fit(X, y, width, 1, device)
+    floor(1)
+    seconds = best_times(functions, repeats, warm_up=False, device=device)
+    best = {name: s / epochs * 1e3 for name, s in seconds.items()}
+    print(f"\nN={n_samples} d={n_features} m={width} epochs={epochs} on {device} "
           f"(best of {repeats}, torch threads {torch.get_num_threads()})")
     print(f"{'contender':<20}{'ms/epoch':>10}{'library / this':>17}")
     for name, ms in best.items():
@@ -135,16 +135,15 @@ def bench(n_samples, n_features, width, epochs, repeats):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat")
     parser.add_argument("--repeats", type=int, default=3)
-    add_threads_option(parser)
+    add_common_options(parser)
     args = parser.parse_args(argv)
     force_threads(args.threads)
     if args.quick:
-        bench(200, 20, 16, 20, 1)
+        bench(200, 20, 16, 20, 1, args.device)
         return
-    bench(1000, 100, 100, 1000, args.repeats)
-    bench(10000, 1000, 100, 100, args.repeats)
+    bench(1000, 100, 100, 1000, args.repeats, args.device)
+    bench(10000, 1000, 100, 100, args.repeats, args.device)
 
 
 if __name__ == "__main__":

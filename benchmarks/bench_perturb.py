@@ -15,9 +15,11 @@ gradient step, exactly epsilon long) on the same trained-size network:
 Every contender's perturbations are checked against the library's before they
 are timed. Part 2 runs ``GridSearchCV`` over 5 epsilons x 2 widths of a
 ``PerturbationLearningClassifier`` without and with ``memory``, counts the
-fits of f, and compares the times. Run::
+fits of f, and compares the times. ``--device`` runs the network, the
+attacks and the searches' fits there. Run::
 
     python benchmarks/bench_perturb.py            # the paper's sizes
+    python benchmarks/bench_perturb.py --device cuda
     python benchmarks/bench_perturb.py --quick    # a smoke run
 """
 
@@ -26,11 +28,10 @@ import functools
 import importlib.util
 import tempfile
 import time
-import timeit
 
 import numpy as np
 import torch
-from _threads_option import add_threads_option, force_threads
+from _common import add_common_options, best_times, force_threads
 from sklearn.model_selection import GridSearchCV, KFold
 from torch.nn import functional as F
 
@@ -49,11 +50,12 @@ def attack_library(module, X, target):
 
 
 def attack_plain_autograd(module, X, target):
-    X = torch.from_numpy(X).requires_grad_(True)
-    sign = torch.from_numpy(2 * target - 1).to(X.dtype)
+    device = next(module.parameters()).device
+    X = torch.from_numpy(X).to(device).requires_grad_(True)
+    sign = torch.from_numpy(2 * target - 1).to(device, X.dtype)
     loss = (-sign * module(X)).sum()
     (grad,) = torch.autograd.grad(loss, X)
-    return (-EPSILON * F.normalize(grad, dim=1)).numpy()
+    return (-EPSILON * F.normalize(grad, dim=1)).cpu().numpy()
 
 
 class _TwoLogits(torch.nn.Module):
@@ -69,7 +71,7 @@ class _TwoLogits(torch.nn.Module):
         return torch.stack([torch.zeros_like(margin), margin], dim=1)
 
 
-def make_attack_art(module, n_features, batch_size):
+def make_attack_art(module, n_features, batch_size, device):
     from art.attacks.evasion import FastGradientMethod
     from art.estimators.classification import PyTorchClassifier
 
@@ -78,7 +80,7 @@ def make_attack_art(module, n_features, batch_size):
         loss=torch.nn.CrossEntropyLoss(),
         input_shape=(n_features,),
         nb_classes=2,
-        device_type="cpu",
+        device_type="cpu" if torch.device(device).type == "cpu" else "gpu",
     )
     fgm = FastGradientMethod(
         classifier, norm=2, eps=EPSILON, targeted=True, batch_size=batch_size
@@ -90,35 +92,31 @@ def make_attack_art(module, n_features, batch_size):
     return attack_art
 
 
-def bench_attack(n_samples, n_features, width, repeats):
+def bench_attack(n_samples, n_features, width, repeats, device):
     X, _ = make_shifted_gaussian(n_samples, n_features, random_state=0)
     target = np.random.RandomState(0).randint(2, size=n_samples)
-    module = TwoLayerNetwork(n_features, width, seed=0)
+    module = TwoLayerNetwork(n_features, width, seed=0).to(device)
     contenders = {
         "sklearn-pertlearn": attack_library,
         "plain autograd": attack_plain_autograd,
     }
     if HAS_ART:
-        contenders["ART FGM"] = make_attack_art(module, n_features, n_samples)
+        contenders["ART FGM"] = make_attack_art(module, n_features, n_samples, device)
     reference = attack_library(module, X, target)
     for name, attack in contenders.items():
         error = np.abs(attack(module, X, target) - reference).max() / EPSILON
         if error > 1e-4:
             raise AssertionError(f"{name} disagrees with the library: {error:.2e}")
-    # Each timing is a loop of at least 0.2 s (timeit's autorange), so that
-    # millisecond attacks are not at the mercy of one scheduler hiccup.
-    timers = {
-        name: timeit.Timer(functools.partial(attack, module, X, target))
-        for name, attack in contenders.items()
-    }
-    numbers = {name: timer.autorange()[0] for name, timer in timers.items()}
-    best = {}
-    for _ in range(repeats):
-        for name, timer in timers.items():
-            seconds = timer.timeit(numbers[name]) / numbers[name]
-            best[name] = min(best.get(name, np.inf), seconds)
+    # Each timing is a loop of at least 0.2 s: attacks take milliseconds.
+    best = best_times(
+        {name: functools.partial(attack, module, X, target)
+         for name, attack in contenders.items()},
+        repeats,
+        number=None,
+        device=device,
+    )
     print(
-        f"\nattack: N={n_samples} d={n_features} m={width} "
+        f"\nattack: N={n_samples} d={n_features} m={width} on {device} "
         f"(best of {repeats}, torch threads {torch.get_num_threads()})"
     )
     print(f"{'contender':<20}{'ms':>10}{'perturb./s':>14}{'library speed-up':>18}")
@@ -142,10 +140,11 @@ class CountingNet(WideTwoLayerNetClassifier):
         return super().fit(X, y)
 
 
-def bench_grid_search(n_samples, n_features, epochs, n_splits):
+def bench_grid_search(n_samples, n_features, epochs, n_splits, device):
     X, y = make_shifted_gaussian(n_samples, n_features, random_state=0)
     params = dict(
-        slope=0.0, loss="identity", solver="sgd", lr=1.0, max_epochs=epochs, random_state=0
+        slope=0.0, loss="identity", solver="sgd", lr=1.0, max_epochs=epochs,
+        device=device, random_state=0,
     )
     grid = {
         "epsilon": [0.0, 0.0025, 0.005, 0.0075, 0.01],
@@ -182,18 +181,17 @@ def bench_grid_search(n_samples, n_features, epochs, n_splits):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat")
     parser.add_argument("--repeats", type=int, default=5)
-    add_threads_option(parser)
+    add_common_options(parser)
     args = parser.parse_args(argv)
     force_threads(args.threads)
     if args.quick:
-        bench_attack(500, 50, 20, 1)
-        bench_grid_search(100, 10, 5, 2)
+        bench_attack(500, 50, 20, 1, args.device)
+        bench_grid_search(100, 10, 5, 2, args.device)
         return
-    bench_attack(1000, 100, 100, args.repeats)
-    bench_attack(60000, 784, 100, args.repeats)
-    bench_grid_search(1000, 100, 200, 3)
+    bench_attack(1000, 100, 100, args.repeats, args.device)
+    bench_attack(60000, 784, 100, args.repeats, args.device)
+    bench_grid_search(1000, 100, 200, 3, args.device)
 
 
 if __name__ == "__main__":

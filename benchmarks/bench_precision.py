@@ -18,59 +18,40 @@ torch having no fast float16 product there. Run::
 """
 
 import argparse
+import functools
 import os
-import time
 
-import numpy as np
 import torch
-from _threads_option import add_threads_option, force_threads
+from _common import add_common_options, best_times, force_threads, products_floor
 
 from sklearn_pertlearn import WideTwoLayerNetClassifier
 from sklearn_pertlearn._precision import PRODUCT_DTYPES, cpu_bf16_features
 from sklearn_pertlearn.datasets import make_shifted_gaussian
 
 
-def _synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def fit(X, y, width, epochs, precision, device):
     WideTwoLayerNetClassifier(
         width, loss="identity", solver="sgd", lr=0.1, max_epochs=epochs,
-        precision=precision, device=str(device), random_state=0,
+        precision=precision, device=device, random_state=0,
     ).fit(X, y)
-    _synchronize(device)
-
-
-def products_alone(X, y, width, epochs, precision, device):
-    """Not a contender: the epoch's two products in the precision's type."""
-    dtype = PRODUCT_DTYPES.get(precision, torch.float32)
-    X = torch.from_numpy(X).to(device=device, dtype=dtype)
-    weight = torch.randn(width, X.shape[1], dtype=dtype, device=device)
-    pattern = torch.rand(len(X), width, dtype=dtype, device=device)
-    for _ in range(epochs):
-        X @ weight.T
-        pattern.T @ X
-    _synchronize(device)
 
 
 def bench(n_samples, n_features, width, epochs, repeats, precisions, device):
     X, y = make_shifted_gaussian(n_samples, n_features, random_state=0)
-    contenders = {
-        (kind, precision): function
-        for precision in precisions
-        for kind, function in (("fit", fit), ("products alone", products_alone))
-    }
-    for (_, precision), function in contenders.items():
-        function(X, y, width, 1, precision, device)  # warm-up
-    best = {}
-    for _ in range(repeats):
-        for key, function in contenders.items():
-            start = time.perf_counter()
-            function(X, y, width, epochs, *key[1:], device)
-            elapsed = (time.perf_counter() - start) / epochs * 1e3
-            best[key] = min(best.get(key, np.inf), elapsed)
+    functions = {}
+    for precision in precisions:
+        floor = products_floor(
+            X, width, dtype=PRODUCT_DTYPES.get(precision, torch.float32), device=device
+        )
+        # Warm-ups of one epoch: first calls cost, whole fits are slow.
+        fit(X, y, width, 1, precision, device)
+        floor(1)
+        functions["fit", precision] = functools.partial(
+            fit, X, y, width, epochs, precision, device
+        )
+        functions["products alone", precision] = functools.partial(floor, epochs)
+    seconds = best_times(functions, repeats, warm_up=False, device=device)
+    best = {key: s / epochs * 1e3 for key, s in seconds.items()}
     print(f"\nN={n_samples} d={n_features} m={width} epochs={epochs} on {device} "
           f"(best of {repeats}, torch threads {torch.get_num_threads()}, "
           f"load average {os.getloadavg()[0]:.1f})")
@@ -86,14 +67,12 @@ def bench(n_samples, n_features, width, epochs, repeats, precisions, device):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat")
     parser.add_argument("--repeats", type=int, default=3)
-    add_threads_option(parser)
+    add_common_options(parser)
     args = parser.parse_args(argv)
     force_threads(args.threads)
-    device = torch.device(args.device)
-    if device.type == "cuda":
+    device = args.device
+    if torch.device(device).type == "cuda":
         print(f"GPU: {torch.cuda.get_device_name(device)}")
         precisions = ["32-true", "16-mixed"]
         if torch.cuda.get_device_capability(device) >= (8, 0):

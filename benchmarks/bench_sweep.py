@@ -15,8 +15,9 @@ fits of f that saves. Run::
 
     python benchmarks/bench_sweep.py                   # sG-a, --n-jobs 1 and 2
     python benchmarks/bench_sweep.py --threads 1       # one torch thread here
-    python benchmarks/bench_sweep.py --quick           # a smoke run
+    python benchmarks/bench_sweep.py --quick           # a smoke run, --n-jobs 1
     python benchmarks/bench_sweep.py --n-jobs 1 --precision 32-true,bf16-mixed
+    python benchmarks/bench_sweep.py --n-jobs 1 --device cuda
 
 With several ``--precision`` values the figure is run once per value and
 ``--n-jobs`` pair; the speed-up column is then over the first precision too.
@@ -29,7 +30,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from _threads_option import add_threads_option, force_threads
+from _common import add_common_options, force_threads
 
 from sklearn_pertlearn.experiments import FIGURES, PRESETS, reproduce
 
@@ -67,23 +68,24 @@ def _fit_seconds_by_sweep(preset, sweeps, results):
     return seconds
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--figure", default="sG-a", choices=[
         name for name, (_, kind) in FIGURES.items() if kind != "map"
     ])
-    parser.add_argument("--n-jobs", default="1,2",
-                        help="comma-separated n_jobs values to time (default 1,2)")
-    add_threads_option(parser, help="threads of this process, where --n-jobs 1 runs "
-                       "(default: the library's policy by size); workers of "
+    parser.add_argument("--n-jobs", default=None,
+                        help="comma-separated n_jobs values to time (default 1,2; "
+                        "1 with --quick, where starting workers would be all it times)")
+    add_common_options(parser, threads_help="threads of this process, where --n-jobs 1 "
+                       "runs (default: the library's policy by size); workers of "
                        "--n-jobs > 1 follow joblib's rule, cores // n_jobs")
     parser.add_argument("--precision", default="32-true",
                         help="comma-separated precisions of training to time "
                         "(default 32-true; bf16-mixed is fast on CPUs with AVX512-BF16)")
-    parser.add_argument("--quick", action="store_true", help="the quick preset: a smoke run")
     parser.add_argument("--output-dir", type=Path, default=None,
-                        help="keep the results files here (default: a temporary folder)")
-    args = parser.parse_args()
+                        help="keep the results files here (default: a temporary "
+                        "folder, removed at the end)")
+    args = parser.parse_args(argv)
     force_threads(args.threads)
 
     preset_name, kind = FIGURES[args.figure]
@@ -93,24 +95,29 @@ def main():
     f_fits = len({tuple(getattr(c, name) for name in F_SETTINGS) for c in runs})
     print(f"{args.figure}{' (quick)' if args.quick else ''}: {len(sweeps)} sweeps, "
           f"{len(runs)} runs, {f_fits} fits of f (cached; {len(runs) - f_fits} saved); "
-          f"torch threads here: {torch.get_num_threads()}")
+          f"torch threads here: {torch.get_num_threads()}; device {args.device}")
 
-    folder = args.output_dir or Path(tempfile.mkdtemp(prefix="bench-sweep-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    timings = []
-    for precision in args.precision.split(","):
-        for n_jobs in (int(value) for value in args.n_jobs.split(",")):
-            output = folder / (f"{args.figure}-{precision}-n_jobs{n_jobs}"
-                               f"{'-quick' if args.quick else ''}.csv")
-            output.unlink(missing_ok=True)
-            start = time.perf_counter()
-            result = reproduce(args.figure, output, quick=args.quick, n_jobs=n_jobs,
-                               settings={"precision": precision})
-            wall = time.perf_counter() - start
-            timings.append((precision, n_jobs, wall, result))
-            print(f"  {precision} n_jobs={n_jobs}: {wall:8.1f} s, {len(result.results)} "
-                  f"runs, {60 * len(result.results) / wall:6.1f} runs/min "
-                  f"(results in {output})")
+    n_jobs_values = args.n_jobs or ("1" if args.quick else "1,2")
+    with tempfile.TemporaryDirectory(prefix="bench-sweep-") as scratch:
+        folder = args.output_dir or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        timings = []
+        for precision in args.precision.split(","):
+            for n_jobs in (int(value) for value in n_jobs_values.split(",")):
+                output = folder / (f"{args.figure}-{precision}-n_jobs{n_jobs}"
+                                   f"{'-quick' if args.quick else ''}.csv")
+                output.unlink(missing_ok=True)
+                start = time.perf_counter()
+                result = reproduce(
+                    args.figure, output, quick=args.quick, n_jobs=n_jobs,
+                    settings={"precision": precision, "device": args.device},
+                )
+                wall = time.perf_counter() - start
+                timings.append((precision, n_jobs, wall, result))
+                kept = f" (results in {output})" if args.output_dir else ""
+                print(f"  {precision} n_jobs={n_jobs}: {wall:8.1f} s, "
+                      f"{len(result.results)} runs, "
+                      f"{60 * len(result.results) / wall:6.1f} runs/min{kept}")
 
     _, first_jobs, first_wall, first = timings[0]
     print(f"\n{'precision':>10} {'n_jobs':>6} {'wall (s)':>9} {'runs/min':>9} "

@@ -22,7 +22,9 @@ the policy's threshold comes from.
 
 The policy follows ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS`` when they are
 set; this script removes them before torch starts, to measure the default that
-a user in a fresh shell gets. Run::
+a user in a fresh shell gets. ``--device`` runs the fits there (the
+crossover stays on the CPU, whose threads it times); ``default/1`` below 1
+means the policy's choice beat one thread. Run::
 
     python benchmarks/bench_threads.py --busy
     python benchmarks/bench_threads.py --crossover
@@ -35,12 +37,13 @@ for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.pop(_variable, None)
 
 import argparse  # noqa: E402  (torch reads the variables above at import)
+import functools  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 import warnings  # noqa: E402
 
 import torch  # noqa: E402
+from _common import add_common_options, best_times, products_floor  # noqa: E402
 from sklearn.datasets import load_breast_cancer  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -57,33 +60,30 @@ ALL = torch.get_num_threads()
 PAUSE = 0.5  # seconds
 
 
-def fit_seconds(X, y, epochs, n_threads, solver):
-    clf = WideTwoLayerNetClassifier(100, solver=solver, max_epochs=epochs, random_state=0)
+def fit(X, y, epochs, n_threads, solver, device):
+    clf = WideTwoLayerNetClassifier(
+        100, solver=solver, max_epochs=epochs, device=device, random_state=0
+    )
     with config_context(n_threads=n_threads):
-        start = time.perf_counter()
         clf.fit(X, y)
-        return time.perf_counter() - start
 
 
-def compare(name, X, y, epochs, settings, repeats, solver="adam"):
+def compare(name, X, y, epochs, settings, repeats, device, solver="adam"):
     clf = WideTwoLayerNetClassifier(100, solver=solver)
     chosen = n_threads_for(classifier_step_work(clf, X), ALL)
-    best = dict.fromkeys(settings, float("inf"))
     name = f"{name}, {solver}"
-    fit_seconds(X, y, 2, "auto", solver)  # warm-up: first-call costs are not the policy's
+    fit(X, y, 2, "auto", solver, device)  # warm-up: first-call costs are not the policy's
+    fits = {s: functools.partial(fit, X, y, epochs, s, solver, device) for s in settings}
     # The default and one thread alternate in turn, the slow forced-all-threads
     # fits come after, and each fit starts after a pause: what a fit leaves
     # behind (OpenMP threads spinning, the scheduler's accounting) must not
     # land on one contender more than on the other.
-    pair, others = settings[:2], settings[2:]
-    for repeat in range(repeats):
-        for setting in pair if repeat % 2 == 0 else pair[::-1]:
-            time.sleep(PAUSE)
-            best[setting] = min(best[setting], fit_seconds(X, y, epochs, setting, solver))
+    pair = settings[:2]
+    others = [s for s in settings[2:] if s not in pair]  # all threads may be one
+    options = dict(warm_up=False, device=device, pause=PAUSE)
+    best = best_times({s: fits[s] for s in pair}, repeats, alternate=True, **options)
     for setting in others:
-        for _ in range(min(repeats, 3)):
-            time.sleep(PAUSE)
-            best[setting] = min(best[setting], fit_seconds(X, y, epochs, setting, solver))
+        best |= best_times({setting: fits[setting]}, min(repeats, 3), **options)
     cells = "".join(
         f"{best[s]:>12.3f}" if s in best else f"{'-':>12}" for s in ("auto", 1, ALL)
     )
@@ -99,21 +99,16 @@ def crossover(repeats):
         (1000, 10), (1000, 30), (1000, 100), (3000, 100),
         (1000, 1000), (10000, 100), (3000, 1000), (10000, 300), (10000, 1000),
     ]:
-        X = torch.randn(n_samples, n_features)
-        W = torch.randn(width, n_features)
-        G = torch.randn(n_samples, width)
+        floor = products_floor(torch.randn(n_samples, n_features), width)
         work = n_samples * n_features * width
         calls = max(3, int(3e8 / work))
-        best = {}
-        for _ in range(repeats):
-            for n_threads in (1, ALL):
-                torch.set_num_threads(n_threads)
-                start = time.perf_counter()
-                for _ in range(calls):
-                    X @ W.T
-                    G.T @ X
-                seconds = (time.perf_counter() - start) / calls
-                best[n_threads] = min(best.get(n_threads, float("inf")), seconds)
+
+        def on(n_threads):
+            torch.set_num_threads(n_threads)
+            floor(calls)
+
+        best = best_times({n: functools.partial(on, n) for n in (1, ALL)}, repeats)
+        best = {n: seconds / calls for n, seconds in best.items()}
         torch.set_num_threads(ALL)
         print(
             f"{n_samples:>7}{n_features:>6}{work:>9.0e}{best[1] * 1e3:>11.3f}"
@@ -130,8 +125,11 @@ def main(argv=None):
     parser.add_argument(
         "--large-epochs", type=int, default=10, help="epochs of the large fit (default 10)"
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke run on small data")
+    # No --threads: which threads to run on is what this script measures.
+    add_common_options(parser, threads_help=None)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats = 1
     # Warm-up fits of two epochs may not converge; that is not what is timed.
     warnings.simplefilter("ignore", ConvergenceWarning)
 
@@ -152,20 +150,23 @@ def main(argv=None):
         )
         if args.quick:
             X, y = make_shifted_gaussian(200, 20, random_state=0)
-            compare("shifted gaussian 200 x 20, 20 ep", X, y, 20, settings, 1)
+            compare("shifted gaussian 200 x 20, 20 ep", X, y, 20, settings, 1, args.device)
             return
         X, y = load_breast_cancer(return_X_y=True)
         X = StandardScaler().fit_transform(X)
-        compare("breast_cancer 569 x 30, 200 ep", X, y, 200, settings, args.repeats)
+        compare("breast_cancer 569 x 30, 200 ep", X, y, 200, settings, args.repeats,
+                args.device)
         X, y = make_shifted_gaussian(1000, 100, random_state=0)
-        compare("shifted gaussian 1000 x 100, 200 ep", X, y, 200, settings, args.repeats)
+        compare("shifted gaussian 1000 x 100, 200 ep", X, y, 200, settings, args.repeats,
+                args.device)
         X, y = make_shifted_gaussian(10000, 1000, random_state=0)
         name = f"shifted gaussian 10000 x 1000, {args.large_epochs} ep"
         # Mini-batches of Adam's 200 rows are small work; the paper's full
         # batch is the large one.
         for solver in ("adam", "sgd"):
             compare(
-                name, X, y, args.large_epochs, ("auto", 1), max(1, args.repeats // 2), solver
+                name, X, y, args.large_epochs, ("auto", 1), max(1, args.repeats // 2),
+                args.device, solver,
             )
         if args.crossover:
             crossover(args.repeats)
