@@ -49,11 +49,7 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from sklearn_pertlearn import WideTwoLayerNetClassifier, config_context  # noqa: E402
-from sklearn_pertlearn._threads import (  # noqa: E402
-    PARALLEL_WORK,
-    classifier_step_work,
-    n_threads_for,
-)
+from sklearn_pertlearn._threads import PARALLEL_WORK, n_threads_for  # noqa: E402
 from sklearn_pertlearn.datasets import make_shifted_gaussian  # noqa: E402
 
 ALL = torch.get_num_threads()
@@ -69,8 +65,10 @@ def fit(X, y, epochs, n_threads, solver, device):
 
 
 def compare(name, X, y, epochs, settings, repeats, device, solver="adam"):
-    clf = WideTwoLayerNetClassifier(100, solver=solver)
-    chosen = n_threads_for(classifier_step_work(clf, X), ALL)
+    # The epoch loop's work: one step's product, a batch of Adam's 200 rows
+    # or SGD's full batch, times the features and the width.
+    step_rows = len(X) if solver == "sgd" else min(len(X), 200)
+    chosen = n_threads_for(step_rows * X.shape[1] * 100, ALL)
     name = f"{name}, {solver}"
     fit(X, y, 2, "auto", solver, device)  # warm-up: first-call costs are not the policy's
     fits = {s: functools.partial(fit, X, y, epochs, s, solver, device) for s in settings}

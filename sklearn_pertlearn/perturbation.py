@@ -303,7 +303,9 @@ def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_
             f"module, got values in [{target.min()}, {target.max()}]."
         )
 
-    batches = []
+    # Each batch is written into the result as it is done, so that memory
+    # holds the result and one batch, whatever the number of rows.
+    perturbation = np.empty(X.shape, dtype=X.dtype)
     for start in range(0, X.shape[0], batch_size):
         x = to_tensor(X[start : start + batch_size], dtype, device)
         t = to_tensor(target[start : start + batch_size], torch.int64, device)
@@ -319,11 +321,11 @@ def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_
                 _project(delta, epsilon, norm)
             if clip is not None:
                 delta = (x + delta).clamp_(*clip).sub_(x)
-        batches.append(delta.cpu())
-    perturbation = batches[0] if len(batches) == 1 else torch.cat(batches)
-    # Checked in the network's dtype, which is where an epsilon overflows.
-    _check_finite(perturbation.numpy(), "perturbations", epsilon)
-    return perturbation.numpy().astype(X.dtype, copy=False)
+        delta = delta.cpu()
+        # Checked in the network's dtype, which is where an epsilon overflows.
+        _check_finite(delta.numpy(), "perturbations", epsilon)
+        perturbation[start : start + batch_size] = delta.numpy()
+    return perturbation
 
 
 def adversarial_examples(
@@ -423,7 +425,10 @@ def _adversarial_examples(module, X, target, *, base, random_state, **attack):
     perturbation = _perturb(module, X, target, **attack)
     if base == "none":
         return perturbation
-    return _check_finite(X + perturbation, "adversarial examples x + r", attack["epsilon"])
+    # In place: the perturbations are this function's own array.
+    return _check_finite(
+        np.add(perturbation, X, out=perturbation), "adversarial examples x + r", attack["epsilon"]
+    )
 
 
 @validate_params(
