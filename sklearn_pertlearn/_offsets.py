@@ -18,7 +18,7 @@ _ROUNDS = 100
 
 
 def response_scores(estimator, X, n_classes):
-    """The scores that the offsets shift: ``decision_function``, else ``predict_log_proba``.
+    """The scores that the offsets shift: ``decision_function``, else the log-probabilities.
 
     Parameters
     ----------
@@ -32,18 +32,24 @@ def response_scores(estimator, X, n_classes):
     scores : ndarray of shape (n_samples, n_classes) or None
         One column per class in the order of ``estimator.classes_`` (two
         classes' margins ``d`` become the columns ``[0, d]``), in float64;
-        None when the estimator has neither method, or its decision
-        function has no column per class (one-vs-one, say).
+        None when the estimator has none of ``decision_function``,
+        ``predict_log_proba`` and ``predict_proba``, or its decision function
+        has no column per class (one-vs-one, say), or its scores hold NaN.
     """
     if hasattr(estimator, "decision_function"):
         scores = np.asarray(estimator.decision_function(X), dtype=np.float64)
     elif hasattr(estimator, "predict_log_proba"):
         scores = np.asarray(estimator.predict_log_proba(X), dtype=np.float64)
+    elif hasattr(estimator, "predict_proba"):
+        with np.errstate(divide="ignore"):
+            scores = np.log(np.asarray(estimator.predict_proba(X), dtype=np.float64))
     else:
         return None
     if scores.ndim == 1:
         scores = np.column_stack([np.zeros_like(scores), scores])
-    return scores if scores.shape[1] == n_classes else None
+    # NaN scores (a student that diverged) order nothing.
+    usable = scores.shape[1] == n_classes and not np.isnan(scores).any()
+    return scores if usable else None
 
 
 def class_rates(y_index, n_classes, sample_weight=None):

@@ -83,6 +83,21 @@ def resolve_epsilon(epsilon, X, norm, base):
     return _AUTO_EPSILON[base] * median_row_norm(X, norm)
 
 
+def module_outputs(module, X):
+    """Outputs per row of ``module``: 1 for margins ``(n,)``, K for logits ``(n, K)``.
+
+    Read from the module's ``n_outputs`` where it has one, else from its
+    output on the rows of ``X`` (one is enough).
+    """
+    n_outputs = getattr(module, "n_outputs", None)
+    if n_outputs is None:
+        dtype, device = _module_dtype_and_device(module)
+        with torch.no_grad(), torch.autocast(device.type, enabled=False):
+            probe = module(to_tensor(np.ascontiguousarray(X[:1]), dtype, device))
+        n_outputs = 1 if probe.dim() == 1 else probe.shape[1]
+    return n_outputs
+
+
 def _check_clip(clip):
     if clip is None:
         return None
@@ -291,11 +306,7 @@ def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_
     if step_size is None:
         step_size = 2.5 * epsilon / steps
 
-    n_outputs = getattr(module, "n_outputs", None)
-    if n_outputs is None:
-        with torch.no_grad():
-            probe = module(to_tensor(X[:1], dtype, device))
-        n_outputs = 1 if probe.dim() == 1 else probe.shape[1]
+    n_outputs = module_outputs(module, X[:1])
     n_classes = max(n_outputs, 2)
     if target.min() < 0 or target.max() >= n_classes:
         raise ValueError(

@@ -220,8 +220,8 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         with the shift; see :ref:`imbalanced`). The shift uses f's
         predictions on the training rows (weighted by ``sample_weight``),
         never the true labels. False is the paper's procedure; the presets
-        use it. It needs a student with ``decision_function`` or
-        ``predict_log_proba``; without either there is nothing to shift.
+        use it. It shifts the student's ``decision_function``, else its
+        log-probabilities; a student with neither is left as it is.
 
     batch_size : int, default=8192
         Number of rows attacked at once; bounds the memory used.
@@ -595,7 +595,15 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         return "Check: " + "; ".join(causes) + "."
 
     def _prepare(self, estimator, rng, sample_weight, name):
-        """Seed ``estimator`` from ``rng`` and hand it ``verbose``; check it takes the weights."""
+        """Seed ``estimator`` from ``rng`` and hand it ``verbose``; check it takes the weights.
+
+        Its parameters are validated here, before anything is fitted, where
+        it validates them in scikit-learn's way: a student with a bad
+        setting is refused before f is trained and attacked.
+        """
+        if hasattr(estimator, "_parameter_constraints"):
+            # scikit-learn's validation (skorch has a method of that name too).
+            BaseEstimator._validate_params(estimator)
         if sample_weight is not None and not has_fit_parameter(estimator, "sample_weight"):
             raise ValueError(
                 f"sample_weight was given, but {name}={type(estimator).__name__} "

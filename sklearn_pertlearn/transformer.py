@@ -1,6 +1,7 @@
 """The targeted attack as a scikit-learn transformer and imbalanced-learn sampler."""
 
 import numpy as np
+import torch
 from sklearn.base import (
     BaseEstimator,
     MetaEstimatorMixin,
@@ -22,9 +23,39 @@ from .perturbation import (
     _class_index,
     _perturb,
     make_targets,
+    module_outputs,
     resolve_epsilon,
 )
 from ._validation import FLOAT_DTYPES, check_n_features
+
+def _check_contract(estimator, X):
+    """Raise unless ``estimator`` is a network the attack can read, as the class docs say.
+
+    A fitted torch module as ``module_`` whose output column i is the score
+    of ``classes_[i]``, or one output (a margin, positive for ``classes_[1]``)
+    for two classes. The width of the output is checked; the order of the
+    columns cannot be, so it is stated.
+    """
+    name = type(estimator).__name__
+    if not isinstance(getattr(estimator, "module_", None), torch.nn.Module):
+        raise ValueError(
+            "estimator must expose its fitted torch network as module_ (as "
+            f"WideTwoLayerNetClassifier and skorch's NeuralNetClassifier do); {name} "
+            "does not."
+        )
+    classes = np.asarray(estimator.classes_)
+    n_outputs = module_outputs(estimator.module_, X)
+    allowed = (1, 2) if len(classes) == 2 else (len(classes),)
+    if n_outputs not in allowed:
+        raise ValueError(
+            f"{name}'s module_ returns {n_outputs} output(s) per row, but the estimator "
+            f"has {len(classes)} classes {classes.tolist()}: the attack reads output "
+            "column i as the score of classes_[i], so the module needs one output per "
+            "class in the order of classes_ (or one margin for two classes). With "
+            "skorch, build the module with len(classes_) outputs and train it on the "
+            "labels encoded as 0 .. K-1 (sklearn.preprocessing.LabelEncoder)."
+        )
+
 
 class AdversarialPerturbationTransformer(
     OneToOneFeatureMixin, TransformerMixin, MetaEstimatorMixin, BaseEstimator
@@ -196,13 +227,8 @@ class AdversarialPerturbationTransformer(
         else:
             estimator = default_network() if self.estimator is None else self.estimator
             self.estimator_ = clone(estimator).fit(X, y)
-        if not hasattr(self.estimator_, "module_"):
-            raise ValueError(
-                "estimator must expose its fitted torch network as module_ (as "
-                f"WideTwoLayerNetClassifier does); {type(self.estimator_).__name__} "
-                "does not."
-            )
         self.classes_ = self.estimator_.classes_
+        _check_contract(self.estimator_, X)
         self.epsilon_ = resolve_epsilon(self.epsilon, X, self.norm, self.base)
         return X, y
 
