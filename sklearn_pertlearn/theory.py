@@ -13,8 +13,8 @@ set run in blocks of query points that hold at most scikit-learn's
 ``working_memory`` of kernel entries (``sklearn.config_context(working_memory=
 ...)``, in MiB, 1024 by default), so ten thousand training points against a
 400 x 400 grid need no more. Computations run in torch on ``device``, in
-float64 when any input is float64 and in float32 otherwise, and come back as
-numpy arrays.
+float64 when any input is float64 and in float32 otherwise, whatever
+``torch.autocast`` the caller runs under, and come back as numpy arrays.
 """
 
 from numbers import Integral
@@ -113,7 +113,8 @@ def phi_kernel(
     -----
     In float32 the closed form is accurate to about ``1e-4`` for nearly
     parallel points, where ``arcsin`` is steep, and to about ``1e-7``
-    elsewhere; float64 is accurate to about ``1e-8`` everywhere.
+    elsewhere; float64 is accurate to about ``1e-8`` everywhere. The products
+    run in that dtype under ``torch.autocast`` too.
 
     Examples
     --------

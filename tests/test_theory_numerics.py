@@ -1,12 +1,13 @@
-"""How the theory computes: in blocks within the working memory.
+"""How the theory computes: in blocks within the working memory, in its own dtype.
 
-Issue 17 (memory bounded at any number of points), and the parameter errors
-of every public theory function.
+Issue 17 (memory bounded at any number of points) and issue 22 (the caller's
+autocast ignored), and the parameter errors of every public theory function.
 """
 
 import numpy as np
 import pytest
 import sklearn
+import torch
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_pertlearn import _kernel
@@ -99,6 +100,19 @@ def test_the_working_memory_sets_the_blocks(monkeypatch):
         assert sizes == [2, 2, 2, 1]
         with pytest.warns(UserWarning, match="Could not adhere to working_memory"):
             assert len(list(query_batches(3, 2**21))) == 3
+
+
+def test_autocast_of_the_caller_is_ignored():
+    data = _data(np.float32)
+    outside = _results(*data)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        # The context is active: a product of float32 tensors is bfloat16.
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+        inside = _results(*data)
+        assert torch.is_autocast_enabled("cpu")
+    for name, expected in outside.items():
+        np.testing.assert_array_equal(inside[name], expected, err_msg=name)
+        assert np.asarray(inside[name]).dtype == np.asarray(expected).dtype
 
 
 _X = np.ones((4, 2))
