@@ -9,13 +9,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._kernel import lazy_sums, to_numpy, to_tensors
+from ._kernel import common_dtype, lazy_sums, to_numpy
 from ._threads import lazy_regime_work, limit_threads
 from ._validation import (
     DEVICE_CONSTRAINT,
     FLOAT_DTYPES,
     SLOPE_CONSTRAINT,
     check_device,
+    to_tensor,
 )
 
 __all__ = ["LazyRegimeClassifier"]
@@ -68,7 +69,9 @@ class LazyRegimeClassifier(ClassifierMixin, BaseEstimator):
     -----
     ``decision_function`` and ``predict`` take the query points in blocks
     that hold at most scikit-learn's ``working_memory`` of kernel entries
-    (see :func:`sklearn.config_context`).
+    (see :func:`sklearn.config_context`). The training data stay on
+    ``device`` as tensors from one call to the next; a pickle leaves them
+    out.
 
     Examples
     --------
@@ -118,7 +121,29 @@ class LazyRegimeClassifier(ClassifierMixin, BaseEstimator):
             coef = (encoded == np.arange(n_classes)[:, None]) - 1.0 / n_classes
         self.X_fit_ = X
         self.dual_coef_ = (coef / n_samples).astype(X.dtype)
+        self._tensors = {}
         return self
+
+    def __getstate__(self):
+        # The tensors may live on a GPU that the loading machine lacks; they
+        # are made again at the first call.
+        state = super().__getstate__()
+        return {**state, "_tensors": {}} if "_tensors" in state else state
+
+    def _training_tensors(self, dtype, device):
+        """``X_fit_`` and the coefficients (K, N) as tensors, kept between calls.
+
+        On a GPU this saves uploading the training data at every call. Only
+        the latest dtype and device are kept.
+        """
+        key = (dtype, device)
+        tensors = self._tensors.get(key)
+        if tensors is None:
+            coef = self.dual_coef_.reshape(-1, self.X_fit_.shape[0])
+            tensors = tuple(to_tensor(a, dtype, device) for a in (self.X_fit_, coef))
+            self._tensors.clear()
+            self._tensors[key] = tensors
+        return tensors
 
     @limit_threads(lazy_regime_work)
     def decision_function(self, X):
@@ -137,8 +162,9 @@ class LazyRegimeClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
         device = check_device(self.device)
-        X_fit, coef, Z = to_tensors([self.X_fit_, self.dual_coef_, X], device)
-        scores = lazy_sums(X_fit, coef.reshape(-1, X_fit.shape[0]), Z, self.slope)
+        dtype = common_dtype([self.X_fit_, X])
+        X_fit, coef = self._training_tensors(dtype, device)
+        scores = lazy_sums(X_fit, coef, to_tensor(X, dtype, device), self.slope)
         return to_numpy(scores[0] if len(self.classes_) == 2 else scores.T)
 
     def predict(self, X):

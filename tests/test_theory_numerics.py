@@ -4,6 +4,8 @@ Issue 17 (memory bounded at any number of points) and issue 22 (the caller's
 autocast ignored), and the parameter errors of every public theory function.
 """
 
+import pickle
+
 import numpy as np
 import pytest
 import sklearn
@@ -147,3 +149,20 @@ def test_parameter_errors_name_the_parameter(function, args, kwargs, parameter):
     ):
         function(*args, **kwargs)
 
+
+def test_classifier_keeps_its_training_tensors_out_of_pickles():
+    X, y, Z, _ = _data(np.float32)
+    clf = LazyRegimeClassifier().fit(X, y)
+    expected = clf.decision_function(Z)
+    tensors = clf._training_tensors(torch.float32, torch.device("cpu"))
+    clf.decision_function(Z)
+    assert clf._training_tensors(torch.float32, torch.device("cpu")) is tensors
+    # A float64 query needs them in float64; only the latest pair is kept.
+    clf.decision_function(Z.astype(np.float64))
+    assert list(clf._tensors) == [(torch.float64, torch.device("cpu"))]
+    loaded = pickle.loads(pickle.dumps(clf))
+    assert loaded._tensors == {} and len(clf._tensors) == 1
+    np.testing.assert_array_equal(loaded.decision_function(Z), expected)
+    # Fitting again forgets the tensors of the previous data.
+    clf.fit(X[::-1], y[::-1])
+    assert clf._tensors == {}
