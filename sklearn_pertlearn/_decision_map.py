@@ -15,8 +15,8 @@ from ._kernel import (
     check_like,
     check_signed_labels,
     direction_sums,
+    hat_f_values,
     hat_g_from_sums,
-    lazy_sums,
     query_batches,
     query_bytes,
     to_numpy,
@@ -193,19 +193,18 @@ def decision_map(
     arrays = [X, y.astype(X.dtype)] + ([] if X_adv is None else [X_adv])
     X_t, y_t, *X_adv_t = to_tensors(arrays, device)
     sums = None if X_adv is None else direction_sums(X_t, y_t, slope)
-    coef = y_t[None] / X_t.shape[0]
     values = {key: np.empty(resolution * resolution) for key in ("f", "g", "hat_f")}
     values["hat_g"] = None if X_adv is None else np.empty(resolution * resolution)
     flat = np.column_stack([xx.ravel(), yy.ravel()])
-    # A block of grid points and their kernel entries, so that hat_f and
-    # hat_g take each block whole.
+    # A grid point costs its coordinates and its kernel entries in hat_f and
+    # hat_g (which split a block further, to stay in cache).
     row_bytes = X_t.shape[1] * X_t.element_size() + query_bytes(X_t)
     for rows in query_batches(len(flat), row_bytes):
         grid = flat[rows] @ axes
         values["f"][rows] = _decision_values(f, grid, "f")
         values["g"][rows] = _decision_values(g, grid, "g")
         grid_t = torch.as_tensor(grid, dtype=X_t.dtype, device=device)
-        values["hat_f"][rows] = to_numpy(lazy_sums(X_t, coef, grid_t, slope)[0])
+        values["hat_f"][rows] = to_numpy(hat_f_values(X_t, y_t, grid_t, slope))
         if sums is not None:
             values["hat_g"][rows] = to_numpy(
                 hat_g_from_sums(X_adv_t[0], sums, grid_t, slope)

@@ -161,7 +161,7 @@ def _phi_blocks(X, Z, slope, *, with_gram=False):
     ``gram`` is ``X @ Z[columns].T`` when ``with_gram`` is true and ``None``
     otherwise; rho is then derived from it, which costs three element-wise
     passes instead of a second matrix product. A block and one more product
-    of its shape fit in the working memory.
+    of its shape fit in the working memory, and in ``_BLOCK_BYTES``.
     """
     n_features = X.shape[1]
     if with_gram:
@@ -297,6 +297,11 @@ def lazy_sums(X, coef, Z, slope):
     for columns, block, gram in _phi_blocks(X, Z, slope, with_gram=True):
         out[:, columns] = coef @ block.mul_(gram)
     return out
+
+
+def hat_f_values(X, y, Z, slope):
+    """``hat_f(z) = (1/N) sum_n y_n Phi(x_n, z) (x_n . z)`` for every row z of Z."""
+    return lazy_sums(X, y[None] / X.shape[0], Z, slope)[0]
 
 
 @_in_own_dtype

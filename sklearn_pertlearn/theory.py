@@ -10,11 +10,15 @@ as a scikit-learn classifier) and the data of the authors' decision maps
 so nothing here needs Monte Carlo; the authors' estimator is kept as
 ``phi_kernel(method="monte_carlo")`` for comparison. All sums over the training
 set run in blocks of query points that hold at most scikit-learn's
-``working_memory`` of kernel entries (``sklearn.config_context(working_memory=
-...)``, in MiB, 1024 by default), so ten thousand training points against a
+``working_memory`` of kernel entries (in MiB, 1024 by default; set it with
+:func:`sklearn.config_context`), so ten thousand training points against a
 400 x 400 grid need no more. Computations run in torch on ``device``, in
 float64 when any input is float64 and in float32 otherwise, whatever
 ``torch.autocast`` the caller runs under, and come back as numpy arrays.
+
+This module holds the public functions; the engine they share is the private
+``_kernel`` module. :class:`LazyRegimeClassifier` and :func:`decision_map`
+are defined in ``_lazy_regime`` and ``_decision_map`` and public here.
 """
 
 from numbers import Integral
@@ -299,7 +303,7 @@ def hat_f(X, y, Z, *, slope=0.0, device="cpu"):
     y = check_signed_labels(y, X)
     Z = check_like(Z, X, "Z")
     X_t, y_t, Z_t = to_tensors([X, y.astype(X.dtype), Z], device)
-    return to_numpy(_kernel.lazy_sums(X_t, y_t[None] / X_t.shape[0], Z_t, slope)[0])
+    return to_numpy(_kernel.hat_f_values(X_t, y_t, Z_t, slope))
 
 
 @validate_params(
