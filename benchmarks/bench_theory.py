@@ -26,15 +26,10 @@ import numpy as np
 import torch
 from _common import add_common_options, best_times, force_threads, peak_rss_mib
 
+from sklearn_pertlearn._kernel import _strip_rows, _unit_rows
 from sklearn_pertlearn.classifier import WideTwoLayerNetClassifier
 from sklearn_pertlearn.datasets import make_gaussian, make_shifted_gaussian
-from sklearn_pertlearn.theory import (
-    _strip_rows,
-    _unit_rows,
-    decision_map,
-    hat_f,
-    phi_kernel,
-)
+from sklearn_pertlearn.theory import decision_map, hat_f, phi_kernel
 from sklearn_pertlearn.transformer import AdversarialPerturbationTransformer
 
 # Wall-clock time by default; ``--clock cpu`` switches to this process's CPU

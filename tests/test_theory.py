@@ -12,11 +12,11 @@ import sys
 
 import numpy as np
 import pytest
+import sklearn
 import torch
 from sklearn.model_selection import cross_val_score
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_pertlearn import theory
 from sklearn_pertlearn._network import TwoLayerNetwork, leaky_relu_derivative_
 from sklearn_pertlearn.theory import (
     LazyRegimeClassifier,
@@ -45,6 +45,11 @@ def reference_phi(X, Z, slope):
 # Sums over Phi(X, X) meet rho = 1 on the diagonal, where arcsin turns the
 # last bit of rho into about 1e-9 of Phi: the float64 tolerance there.
 ATOL = 1e-8
+
+# A working memory (MiB) smaller than any query point needs: scikit-learn
+# then warns and the theory takes one point per block.
+TINY = 1e-9
+ONE_POINT_A_BLOCK = "ignore:Could not adhere to working_memory"
 
 
 def reference_sums(X, y, slope):
@@ -163,28 +168,31 @@ def test_phi_kernel_dtypes_and_inputs():
     )
 
 
-def test_blocks_do_not_change_results(monkeypatch):
+@pytest.mark.filterwarnings(ONE_POINT_A_BLOCK)
+def test_blocks_do_not_change_results():
     X, y = shifted_gaussian(23, 4, seed=7)
     Z = X[:11] * 1.5
     monte_carlo = phi_kernel(X, Z, method="monte_carlo", random_state=0)
-    # Blocks of 7 kernel entries, so that every loop runs many times.
-    monkeypatch.setattr(theory, "_BLOCK_ELEMENTS", 7)
-    np.testing.assert_allclose(
-        phi_kernel(X, Z, method="monte_carlo", random_state=0), monte_carlo, atol=ATOL
-    )
-    np.testing.assert_allclose(phi_kernel(X, Z), reference_phi(X, Z, 0.0), atol=ATOL)
-    np.testing.assert_allclose(phi_kernel(X), reference_phi(X, X, 0.0), atol=ATOL)
-    sums = reference_sums(X, y, 0.0)
-    np.testing.assert_allclose(
-        perturbation_direction(X, y),
-        sums / np.linalg.norm(sums, axis=1, keepdims=True),
-        atol=ATOL,
-    )
-    expected_f = (y[:, None] * reference_phi(X, Z, 0.0) * (X @ Z.T)).mean(axis=0)
-    np.testing.assert_allclose(hat_f(X, y, Z), expected_f, atol=ATOL)
-    X_adv = X[::-1] * 0.1
-    expected_g = (reference_phi(X_adv, Z, 0.0) * (sums @ Z.T)).mean(axis=0)
-    np.testing.assert_allclose(hat_g(X, y, Z, X_adv), expected_g, atol=ATOL)
+    # One query point per block, so that every loop runs many times.
+    with sklearn.config_context(working_memory=TINY):
+        np.testing.assert_allclose(
+            phi_kernel(X, Z, method="monte_carlo", random_state=0),
+            monte_carlo,
+            atol=ATOL,
+        )
+        np.testing.assert_allclose(phi_kernel(X, Z), reference_phi(X, Z, 0.0), atol=ATOL)
+        np.testing.assert_allclose(phi_kernel(X), reference_phi(X, X, 0.0), atol=ATOL)
+        sums = reference_sums(X, y, 0.0)
+        np.testing.assert_allclose(
+            perturbation_direction(X, y),
+            sums / np.linalg.norm(sums, axis=1, keepdims=True),
+            atol=ATOL,
+        )
+        expected_f = (y[:, None] * reference_phi(X, Z, 0.0) * (X @ Z.T)).mean(axis=0)
+        np.testing.assert_allclose(hat_f(X, y, Z), expected_f, atol=ATOL)
+        X_adv = X[::-1] * 0.1
+        expected_g = (reference_phi(X_adv, Z, 0.0) * (sums @ Z.T)).mean(axis=0)
+        np.testing.assert_allclose(hat_g(X, y, Z, X_adv), expected_g, atol=ATOL)
 
 
 # perturbation_direction and direction_cosine_similarity ----------------------
@@ -442,13 +450,14 @@ def test_decision_map_contents():
     np.testing.assert_array_equal(result.y, y)
 
 
-def test_decision_map_projection_and_blocks(monkeypatch):
+@pytest.mark.filterwarnings(ONE_POINT_A_BLOCK)
+def test_decision_map_projection_and_blocks():
     X, y = shifted_gaussian(30, 6, seed=22)
     X_adv = 0.1 * X[::-1]
     f, g = (lambda Z: Z[:, 0]), (lambda Z: Z[:, 0] - Z[:, 1])
     whole = decision_map(X, y, f, g, X_adv=X_adv, resolution=5)
-    monkeypatch.setattr(theory, "_BLOCK_ELEMENTS", 7)
-    blocked = decision_map(X, y, f, g, X_adv=X_adv, resolution=5)
+    with sklearn.config_context(working_memory=TINY):
+        blocked = decision_map(X, y, f, g, X_adv=X_adv, resolution=5)
     for key in ("f", "g", "agreement", "hat_f", "hat_g", "X_plane"):
         np.testing.assert_allclose(blocked[key], whole[key], atol=1e-12)
     same = decision_map(X, y, f, f, resolution=5)
