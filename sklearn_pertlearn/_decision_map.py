@@ -199,7 +199,7 @@ def decision_map(
     # A grid point costs its coordinates and its kernel entries in hat_f and
     # hat_g (which split a block further, to stay in cache).
     row_bytes = X_t.shape[1] * X_t.element_size() + query_bytes(X_t)
-    for rows in query_batches(len(flat), row_bytes):
+    for rows in query_batches(len(flat), row_bytes, device.type):
         grid = flat[rows] @ axes
         values["f"][rows] = _decision_values(f, grid, "f")
         values["g"][rows] = _decision_values(g, grid, "g")

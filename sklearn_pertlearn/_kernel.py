@@ -22,9 +22,9 @@ import math
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
+from ._memory import row_chunks
 from ._network import leaky_relu_derivative_
 from ._validation import check_float_array, check_n_features, to_tensor
 
@@ -35,12 +35,6 @@ from ._validation import check_float_array, check_n_features, to_tensor
 # strips leave out more of the lower triangle).
 _STRIP_ROWS = 256
 
-# Bytes of a block of kernel columns and its one temporary, within the
-# working memory. Blocks that stay in the processor's caches run faster:
-# hat_f of N = 1000, d = 100 at 160 000 points took 0.71 s in blocks of
-# 8 MiB, 0.88 s in blocks of 64 MiB and 1.7 s in blocks of 1 GiB, and at
-# N = 10 000 blocks of 8 and 16 MiB were as fast as any (one thread).
-_BLOCK_BYTES = 8 << 20
 
 
 def check_like(A, X, name, *, same_shape=False):
@@ -102,20 +96,14 @@ def _batches(n, size):
     return (slice(start, min(start + size, n)) for start in range(0, n, size))
 
 
-def query_batches(n_queries, row_bytes, max_rows=None):
+def query_batches(n_queries, row_bytes, device_type="cpu"):
     """Slices of the query points, as many per slice as the working memory holds.
 
-    At most ``max_rows`` points per slice, if given. Warns, as scikit-learn
-    does, when a single point needs more than the working memory, and then
-    takes one point at a time.
+    On a CPU also within the cache (:mod:`sklearn_pertlearn._memory`):
+    hat_f of N = 1000, d = 100 at 160 000 points took 0.71 s in blocks of
+    8 MiB, 0.88 s in blocks of 64 MiB and 1.7 s in blocks of 1 GiB.
     """
-    max_rows = n_queries if max_rows is None else min(n_queries, max_rows)
-    return _batches(n_queries, get_chunk_n_rows(row_bytes, max_n_rows=max_rows))
-
-
-def _block_batches(n_queries, row_bytes):
-    """:func:`query_batches` of kernel blocks, of at most ``_BLOCK_BYTES``."""
-    return query_batches(n_queries, row_bytes, max(1, _BLOCK_BYTES // row_bytes))
+    return row_chunks(n_queries, row_bytes, device_type)
 
 
 def _in_own_dtype(function):
@@ -161,7 +149,7 @@ def _phi_blocks(X, Z, slope, *, with_gram=False):
     ``gram`` is ``X @ Z[columns].T`` when ``with_gram`` is true and ``None``
     otherwise; rho is then derived from it, which costs three element-wise
     passes instead of a second matrix product. A block and one more product
-    of its shape fit in the working memory, and in ``_BLOCK_BYTES``.
+    of its shape fit in the working memory (and on a CPU in the cache).
     """
     n_features = X.shape[1]
     if with_gram:
@@ -170,7 +158,7 @@ def _phi_blocks(X, Z, slope, *, with_gram=False):
     else:
         X_unit = _unit_rows(X)
         Z_unit = X_unit if Z is X else _unit_rows(Z)
-    for columns in _block_batches(Z.shape[0], query_bytes(X)):
+    for columns in query_batches(Z.shape[0], query_bytes(X), X.device.type):
         if with_gram:
             gram = X @ Z[columns].T
             rho = gram / n_features + 1.0
@@ -260,7 +248,7 @@ def monte_carlo_phi(X, Z, slope, n_draws, random_state):
 
     out = X.new_empty((X.shape[0], Z.shape[0]))
     row_bytes = (n_draws + X.shape[0]) * X.element_size()
-    for columns in _block_batches(Z.shape[0], row_bytes):
+    for columns in query_batches(Z.shape[0], row_bytes, X.device.type):
         out[:, columns] = x_derivative @ derivative(Z[columns]).T / n_draws
     return out
 

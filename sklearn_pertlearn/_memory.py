@@ -7,6 +7,8 @@ theory at query points): scikit-learn's ``working_memory``
 chunked computations use it.
 """
 
+import warnings
+
 from sklearn import get_config
 
 #: On a CPU a chunk's intermediates stay within this many bytes, so that they
@@ -44,7 +46,15 @@ def chunk_rows(row_bytes, n_rows, device_type="cpu"):
     >>> chunk_rows(8000, 10**6), chunk_rows(8000, 10**6, "cuda")
     (524, 134217)
     """
-    budget = get_config()["working_memory"] * 2**20
+    working_memory = get_config()["working_memory"]
+    if row_bytes > working_memory * 2**20:
+        # scikit-learn's words, where its own chunked computations warn.
+        warnings.warn(
+            "Could not adhere to working_memory config. Currently "
+            f"{working_memory:.0f}MiB, {row_bytes / 2**20:.0f}MiB required.",
+            UserWarning,
+        )
+    budget = working_memory * 2**20
     if device_type == "cpu":
         budget = min(budget, CPU_CHUNK_BYTES)
     return max(1, min(int(n_rows), int(budget // max(row_bytes, 1))))

@@ -85,8 +85,8 @@ def test_blocks_of_one_point_give_the_results_of_one_block(dtype):
 def test_the_working_memory_sets_the_blocks(monkeypatch):
     blocks = []
 
-    def recorded(n_queries, row_bytes, max_rows=None):
-        batches = list(query_batches(n_queries, row_bytes, max_rows))
+    def recorded(n_queries, row_bytes, device_type="cpu"):
+        batches = list(query_batches(n_queries, row_bytes, device_type))
         blocks.append(len(batches))
         return batches
 
