@@ -22,6 +22,7 @@ def test_the_gallery_has_its_examples():
         "plot_cosine_similarity",
         "plot_digits",
         "plot_multiclass_real_data",
+        "plot_imbalanced",
     } <= names
 
 
