@@ -14,10 +14,11 @@ from scipy.special import softmax
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
 #: g learned f when their kappa on the clean training rows reaches this.
-#: Measured (3 seeds each): runs where g failed reached at most 0.43 (a
-#: student of 5 epochs on the shifted Gaussian, g 0.67 against f 1.00), runs
-#: where g learned at least 0.71 (iris, defaults); the paper's sG(a) and
-#: sG(b), digits, wine and breast_cancer 0.89 to 1.00.
+#: Measured on 246 runs: students that failed reached at most 0.44 (one of 5
+#: epochs on the shifted Gaussian, g 0.67 against f 1.00) but for four
+#: untrained ones whose matched rates happen to rank as f (0.54 to 0.83);
+#: good runs at least 0.57 (three imbalanced classes; iris 0.77, the
+#: paper's sG(a) and sG(b), digits, wine and breast_cancer 0.89 to 1.00).
 LEARNED = 0.5
 #: f learned y when their kappa on the training rows reaches this: a lower
 #: bar than g's, since on imbalanced data an accurate f has a modest kappa

@@ -21,7 +21,10 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
+from skorch.dataset import Dataset
+from skorch.utils import noop
+from sklearn.model_selection import train_test_split
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from ._memory import chunk_rows, row_chunks
@@ -175,6 +178,13 @@ class ClosedFormNet(NeuralNet):
             optimizer_step(self.optimizer_, params, grads)
         return {"loss": loss, "y_pred": output}
 
+    def validation_step(self, batch, **fit_params):
+        X, y, sample_weight, class_weight = unpack_batch(batch)
+        with torch.no_grad():
+            output = self.module_(X.to(self.module_.weight.dtype))
+            loss = self.criterion_(output, y, sample_weight, class_weight)
+        return {"loss": loss, "y_pred": output}
+
 
 @contextmanager
 def _own_numerics(module, work):
@@ -209,18 +219,48 @@ def build_net(
     lr_scheduler,
     verbose,
     device,
+    tol=None,
+    n_iter_no_change=10,
+    early_stopping=False,
+    validation_fraction=0.1,
+    split_seed=0,
 ):
     """Return an initialized :class:`ClosedFormNet` of the paper's network.
 
     Parameters are the classifier's, resolved: ``dtype`` a name of
     :data:`DTYPES`, ``solver`` one of :data:`SOLVERS`, ``lr`` a number,
     ``batch_size`` an int or None (full batch), ``device`` a
-    :class:`torch.device`; ``init_seed`` seeds the weights and
-    ``shuffle_seed`` the mini-batch order.
+    :class:`torch.device`; ``init_seed`` seeds the weights,
+    ``shuffle_seed`` the mini-batch order and ``split_seed`` the validation
+    split of ``early_stopping``. ``tol`` None trains every epoch asked for,
+    unless ``early_stopping`` stops on the validation accuracy.
     """
     callbacks = []
     if lr_scheduler == "plateau":
         callbacks.append(("lr_scheduler", PlateauScheduler()))
+    train_split = None
+    if early_stopping:
+        train_split = StratifiedRowSplit(validation_fraction, split_seed)
+        callbacks.append(("valid_acc", ValidAccuracy()))
+    if early_stopping or (tol is not None and loss == "logistic"):
+        # scikit-learn's MLPClassifier stops once the monitored value has not
+        # improved by tol for more than n_iter_no_change epochs in a row.
+        # The identity loss falls without end on separable data: there is
+        # no convergence of it to wait for.
+        callbacks.append(
+            (
+                "early_stopping",
+                EarlyStopping(
+                    monitor="valid_acc" if early_stopping else "train_loss",
+                    lower_is_better=not early_stopping,
+                    patience=n_iter_no_change + 1,
+                    threshold=tol or 0.0,
+                    threshold_mode="abs",
+                    load_best=early_stopping,
+                    sink=noop,
+                ),
+            )
+        )
     if verbose:
         callbacks.append(("progress_bar", EpochProgressBar()))
     return ClosedFormNet(
@@ -241,7 +281,7 @@ def build_net(
         iterator_train=TensorBatches,
         iterator_train__shuffle=True,
         iterator_valid=TensorBatches,
-        train_split=None,
+        train_split=train_split,
         callbacks=callbacks,
         device=str(device),
         verbose=0,
@@ -257,7 +297,12 @@ def continue_net(previous, **settings):
     :func:`build_net`'s; the architecture's must be those of ``previous``.
     """
     # The initial weights are replaced at once, so their seed does not matter.
-    net = build_net(**settings, init_seed=0, shuffle_seed=previous.shuffle_seed)
+    net = build_net(
+        **settings,
+        init_seed=0,
+        shuffle_seed=previous.shuffle_seed,
+        split_seed=getattr(previous.train_split, "seed", 0),
+    )
     net.module_.load_state_dict(previous.module_.state_dict())
     net.history = previous.history
     return net
@@ -350,6 +395,57 @@ def decision(net, X):
     return outputs
 
 
+class StratifiedRowSplit:
+    """skorch's ``train_split``: a stratified share of the rows held out for validation.
+
+    As ``MLPClassifier(early_stopping=True)`` splits: ``validation_fraction``
+    of the rows, stratified by the labels, drawn from ``seed``. Works on the
+    tensors (and dicts of tensors) that :class:`TensorBatches` iterates.
+    """
+
+    def __init__(self, validation_fraction, seed):
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+
+    def __call__(self, dataset, y=None, groups=None):
+        labels = dataset.y.cpu().numpy()
+        rows = np.arange(len(labels))
+        train, valid = train_test_split(
+            rows,
+            test_size=self.validation_fraction,
+            stratify=labels,
+            random_state=self.seed,
+        )
+        return tuple(
+            Dataset(_take(dataset.X, torch.as_tensor(part, device=dataset.y.device)),
+                    dataset.y[torch.as_tensor(part, device=dataset.y.device)])
+            for part in (train, valid)
+        )
+
+
+class ValidAccuracy(Callback):
+    """Record ``valid_acc``: the (weighted) accuracy on the validation rows of the epoch."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.correct_, self.total_ = 0.0, 0.0
+
+    def on_batch_end(self, net, batch, training, y_pred=None, **kwargs):
+        if training:
+            return
+        _, y, sample_weight, _ = unpack_batch(batch)
+        predicted = (y_pred > 0).long() if y_pred.dim() == 1 else y_pred.argmax(dim=1)
+        hits = (predicted == y).to(y_pred.dtype)
+        if sample_weight is None:
+            self.correct_ += float(hits.sum())
+            self.total_ += len(hits)
+        else:
+            self.correct_ += float((hits * sample_weight).sum())
+            self.total_ += float(sample_weight.sum())
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("valid_acc", self.correct_ / max(self.total_, 1e-300))
+
+
 class EpochTrainLoss(Callback):
     """Record ``train_loss``, the weighted mean of the epoch's batch losses.
 
@@ -366,7 +462,8 @@ class EpochTrainLoss(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         epoch = net.history[-1]
-        batches = epoch["batches"]
+        # The validation batches of early stopping are in the list too.
+        batches = [batch for batch in epoch["batches"] if "train_loss" in batch]
         if len(batches) == 1:
             loss = batches[0]["train_loss"]
         else:

@@ -41,7 +41,7 @@ _ARCHITECTURE = ("hidden_dim", "slope", "dtype", "device")
 # by every fit; random_state only seeds a new network.)
 _OPTIMIZATION = (
     "loss", "solver", "lr", "momentum", "batch_size", "lr_scheduler", "class_weight", "verbose",
-    "precision",
+    "precision", "tol", "n_iter_no_change", "early_stopping", "validation_fraction",
 )
 
 # What lr="auto" and batch_size="auto" mean for each solver (the tuple's
@@ -157,10 +157,36 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         is a ValueError at fit. Results are always numpy arrays, and a model
         fitted on a GPU loads on a machine without one.
 
+    tol : float or None, default=None
+        As ``MLPClassifier``'s: with the logistic loss, training stops once
+        the training loss has not fallen by ``tol`` for more than
+        ``n_iter_no_change`` epochs in a row (converged), and a fit that
+        runs all ``max_epochs`` epochs without stopping warns that it has not
+        converged. None, the default, trains every epoch of ``max_epochs``,
+        as the paper does: ``MLPClassifier``'s 1e-4 stopped the default
+        Adam on raw wine early at 0.75 accuracy (5-fold CV) where every
+        epoch reaches 0.89. The identity loss falls without end on separable
+        data, so ``tol`` does not apply to it. With ``early_stopping`` it is
+        the least gain of validation accuracy that counts (None counts any).
+
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of ``tol`` after which training stops,
+        as ``MLPClassifier``'s.
+
+    early_stopping : bool, default=False
+        As ``MLPClassifier``'s: hold out ``validation_fraction`` of the
+        training rows (stratified, drawn from ``random_state``), stop once
+        their accuracy has not improved for more than ``n_iter_no_change``
+        epochs, and keep the weights of the best epoch. Built on skorch's
+        ``train_split`` and ``EarlyStopping``; not used by ``partial_fit``.
+
+    validation_fraction : float, default=0.1
+        Share of the training rows held out by ``early_stopping``.
+
     random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights and the mini-batch order. An int makes fits on
-        the CPU bit-for-bit repeatable. The global random state of numpy and
-        torch is never touched.
+        Seeds the initial weights, the mini-batch order and the validation
+        split. An int makes fits on the CPU bit-for-bit repeatable. The
+        global random state of numpy and torch is never touched.
 
     verbose : int, default=0
         1 or more shows a progress bar over epochs with the training loss.
@@ -197,6 +223,17 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
     loss_curve_ : list of float
         Training loss of every epoch (the weighted mean over the samples, as
         the loss is minimised), as ``MLPClassifier``'s.
+
+    best_loss_ : float or None
+        The smallest training loss of ``loss_curve_``; None with
+        ``early_stopping``, as ``MLPClassifier``'s.
+
+    validation_scores_ : list of float or None
+        Validation accuracy of every epoch with ``early_stopping``, else
+        None, as ``MLPClassifier``'s.
+
+    best_validation_score_ : float or None
+        The best of ``validation_scores_`` (its weights are kept), or None.
 
     module_ : TwoLayerNetwork
         The fitted torch module. With two classes ``module_(X)`` returns the
@@ -237,6 +274,9 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
       under the logistic loss, the loss is still above half the loss of
       predicting the class frequencies (``ln 2`` for two balanced classes):
       a loss that stalls below has converged;
+    - a ``ConvergenceWarning`` ("maximum epochs reached") when ``tol`` (or
+      ``early_stopping``) is set and the fit ran all ``max_epochs`` epochs
+      without converging, as ``MLPClassifier`` warns;
     - a :class:`~sklearn_pertlearn.classifier.CollapseWarning`, a
       ``ConvergenceWarning``, when the fitted network predicts a single class
       on all the training samples of a ``y`` with several.
@@ -286,6 +326,10 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         "dtype": [StrOptions(set(DTYPES))],
         "precision": PRECISION,
         "device": DEVICE_CONSTRAINT,
+        "tol": [Number(numbers.Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [count(1)],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Number(numbers.Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -307,6 +351,10 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         dtype="float32",
         precision="32-true",
         device="cpu",
+        tol=None,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -324,6 +372,10 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         self.dtype = dtype
         self.precision = precision
         self.device = device
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -436,9 +488,22 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ += len(losses)
         self.loss_curve_.extend(losses)
         self._raise_if_diverged(losses)
+        self._record_scores()
         if losses and not incremental:
             self._warn_if_not_converged(X, y_index, losses)
         return self
+
+    def _record_scores(self):
+        """Set ``best_loss_``, ``validation_scores_`` and ``best_validation_score_``, as MLP's."""
+        if self.early_stopping:
+            self.validation_scores_ = [
+                epoch["valid_acc"] for epoch in self.net_.history if "valid_acc" in epoch
+            ]
+            self.best_validation_score_ = max(self.validation_scores_, default=None)
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = self.best_validation_score_ = None
+            self.best_loss_ = min(self.loss_curve_, default=None)
 
     def _encode_labels(self, y, sample_weight, keep, incremental, classes):
         """Set ``classes_`` and return ``y`` as indices into it.
@@ -560,9 +625,14 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         optimization = {name: getattr(self, name) for name in _OPTIMIZATION}
         if fresh:
             rng = check_random_state(self.random_state)
-            init_seed, shuffle_seed = (int(seed) for seed in rng.randint(SEED_BOUND, size=2))
+            init_seed, shuffle_seed, split_seed = (
+                int(seed) for seed in rng.randint(SEED_BOUND, size=3)
+            )
             self.net_ = build_net(
-                **self._net_settings(), init_seed=init_seed, shuffle_seed=shuffle_seed
+                **self._net_settings(),
+                init_seed=init_seed,
+                shuffle_seed=shuffle_seed,
+                split_seed=split_seed,
             )
             self._architecture_ = {name: getattr(self, name) for name in _ARCHITECTURE}
             self.n_iter_ = 0
@@ -591,7 +661,15 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             lr_scheduler=self.lr_scheduler,
             verbose=self.verbose,
             device=device,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
         )
+
+    def _stops_on_convergence(self):
+        """Whether fits end once the watched value stops improving by ``tol`` (see ``tol``)."""
+        return self.early_stopping or (self.tol is not None and self.loss == "logistic")
 
     def _lr(self):
         """The learning rate, ``lr`` or the solver's for ``"auto"``."""
@@ -615,7 +693,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _warn_if_not_converged(self, X, y_index, losses):
-        """Warn when a fit ended exploded, stalled or collapsed; the rules are in the class Notes."""
+        """Warn when a fit ended exploded, stalled, unconverged or collapsed (see the Notes)."""
         name = type(self).__name__
         fix = "Most often the inputs are not scaled or lr is too large: " + _FIX.format(
             lr=self._lr()
@@ -641,7 +719,19 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
                 f"{final_lr:.3g} because the loss stopped falling (at {losses[-1]:.3g})"
             )
         if symptoms:
-            warnings.warn(f"{name} did not converge: {'; '.join(symptoms)}. {fix}", ConvergenceWarning)
+            warnings.warn(
+                f"{name} did not converge: {'; '.join(symptoms)}. {fix}", ConvergenceWarning
+            )
+        elif self._stops_on_convergence() and len(losses) == self.max_epochs:
+            watched = "validation accuracy" if self.early_stopping else "training loss"
+            # MLPClassifier's warning, with what was watched.
+            warnings.warn(
+                f"{name}: maximum epochs ({self.max_epochs}) reached and the optimization "
+                f"hasn't converged yet: the {watched} still improved by more than "
+                f"tol={self.tol or 0:g} within the last {self.n_iter_no_change} epochs. Raise "
+                "max_epochs, or lr if the fit crawls.",
+                ConvergenceWarning,
+            )
         predicted = self._predict_index(X)
         if _convergence.collapsed(predicted, y_index):
             warnings.warn(

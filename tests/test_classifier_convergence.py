@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_wine, make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -167,3 +168,61 @@ def test_collapsed_means_one_predicted_class_for_several_true_ones():
     assert _convergence.collapsed(np.zeros(5), np.array([0, 0, 1, 1, 1]))
     assert not _convergence.collapsed(np.zeros(5), np.zeros(5))
     assert not _convergence.collapsed(np.array([0, 1, 1]), np.array([0, 1, 1]))
+
+
+# MLPClassifier's tol, n_iter_no_change and early stopping.
+
+
+def test_tol_stops_a_converged_fit_and_warns_on_one_that_is_not(binary_data):
+    X, y = binary_data
+    # Full-batch SGD at lr 1e-3 creeps: 5 epochs end still improving.
+    slow = WideTwoLayerNetClassifier(
+        8, solver="sgd", lr=1e-3, max_epochs=5, tol=1e-6, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match=r"maximum epochs \(5\) reached .*training loss"):
+        slow.fit(X, y)
+    assert slow.n_iter_ == 5
+    # A loss that stops falling by tol ends the fit early, silently.
+    done = WideTwoLayerNetClassifier(8, max_epochs=500, tol=1e-2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        done.fit(X, y)
+    assert done.n_iter_ < 500
+    # The stop came after n_iter_no_change + 1 epochs without a gain of tol.
+    curve = np.array(done.loss_curve_)
+    best_before = curve[: -(done.n_iter_no_change + 1)].min()
+    assert (curve[-(done.n_iter_no_change + 1) :] > best_before - 1e-2).all()
+    assert done.best_loss_ == curve.min() and done.validation_scores_ is None
+    # tol=None (the default) trains every epoch.
+    every = WideTwoLayerNetClassifier(8, max_epochs=60, random_state=0).fit(X, y)
+    assert every.n_iter_ == 60
+
+
+def test_the_identity_loss_is_not_stopped_by_tol(binary_data):
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(
+        8, loss="identity", solver="sgd", max_epochs=30, tol=10.0, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X, y)
+    assert clf.n_iter_ == 30
+
+
+def test_early_stopping_keeps_the_best_validation_epoch():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = WideTwoLayerNetClassifier(
+        early_stopping=True, validation_fraction=0.2, n_iter_no_change=5, max_epochs=200,
+        random_state=0,
+    ).fit(X, y)
+    assert clf.n_iter_ < 200
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None
+    # The stop came n_iter_no_change + 1 epochs after the best one.
+    best_epoch = int(np.argmax(clf.validation_scores_))
+    assert clf.n_iter_ == best_epoch + 1 + clf.n_iter_no_change + 1
+    # The held-out rows are the same for the same random_state.
+    again = clone(clf).fit(X, y)
+    assert again.validation_scores_ == clf.validation_scores_
