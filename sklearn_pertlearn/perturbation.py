@@ -317,25 +317,27 @@ def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_
     # Each batch is written into the result as it is done, so that memory
     # holds the result and one batch, whatever the number of rows.
     perturbation = np.empty(X.shape, dtype=X.dtype)
-    for start in range(0, X.shape[0], batch_size):
-        x = to_tensor(X[start : start + batch_size], dtype, device)
-        t = to_tensor(target[start : start + batch_size], torch.int64, device)
-        # From delta = 0 the first step, projected, is min(step_size,
-        # epsilon) long: with the default step size that is the paper's
-        # perturbation, exactly epsilon long.
-        direction, sign = _ascent_direction(module, x, t, n_outputs)
-        delta = _step(direction, norm, min(step_size, epsilon) * sign)
-        for step in range(steps):
-            if step:
-                direction, sign = _ascent_direction(module, x + delta, t, n_outputs)
-                delta.add_(_step(direction, norm, step_size * sign))
-                _project(delta, epsilon, norm)
-            if clip is not None:
-                delta = (x + delta).clamp_(*clip).sub_(x)
-        delta = delta.cpu()
-        # Checked in the network's dtype, which is where an epsilon overflows.
-        _check_finite(delta.numpy(), "perturbations", epsilon)
-        perturbation[start : start + batch_size] = delta.numpy()
+    # The caller's autocast must not round the attack's products to 16 bits.
+    with torch.autocast(device.type, enabled=False):
+        for start in range(0, X.shape[0], batch_size):
+            x = to_tensor(X[start : start + batch_size], dtype, device)
+            t = to_tensor(target[start : start + batch_size], torch.int64, device)
+            # From delta = 0 the first step, projected, is min(step_size,
+            # epsilon) long: with the default step size that is the paper's
+            # perturbation, exactly epsilon long.
+            direction, sign = _ascent_direction(module, x, t, n_outputs)
+            delta = _step(direction, norm, min(step_size, epsilon) * sign)
+            for step in range(steps):
+                if step:
+                    direction, sign = _ascent_direction(module, x + delta, t, n_outputs)
+                    delta.add_(_step(direction, norm, step_size * sign))
+                    _project(delta, epsilon, norm)
+                if clip is not None:
+                    delta = (x + delta).clamp_(*clip).sub_(x)
+            delta = delta.cpu()
+            # Checked in the network's dtype, which is where an epsilon overflows.
+            _check_finite(delta.numpy(), "perturbations", epsilon)
+            perturbation[start : start + batch_size] = delta.numpy()
     return perturbation
 
 

@@ -1,0 +1,36 @@
+"""A caller's autocast does not reach the library's numerics.
+
+Lightning, accelerate and users wrap code in ``torch.autocast``; the
+library's training, predictions, attacks and theory run with it switched
+off, so that their results are the same inside such a block as outside.
+"""
+
+import numpy as np
+import torch
+
+from sklearn_pertlearn import WideTwoLayerNetClassifier
+from sklearn_pertlearn.datasets import make_shifted_gaussian
+from sklearn_pertlearn.perturbation import targeted_perturbation
+
+
+def _fit_and_attack():
+    X, y = make_shifted_gaussian(200, 20, random_state=0)
+    clf = WideTwoLayerNetClassifier(64, solver="sgd", max_epochs=20, random_state=0).fit(X, y)
+    target = (np.arange(len(X)) % 2).astype(np.int64)
+    return (
+        clf.decision_function(X),
+        clf.predict_proba(X),
+        targeted_perturbation(clf.module_, X, target, epsilon=0.5, steps=3),
+    )
+
+
+def test_fits_predictions_and_attacks_ignore_a_callers_autocast():
+    # Under a bfloat16 autocast the convergence check once raised "Got
+    # unsupported ScalarType BFloat16"; now every result is bit for bit the
+    # one outside it.
+    outside = _fit_and_attack()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = _fit_and_attack()
+    for got, want in zip(inside, outside):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
