@@ -9,8 +9,10 @@ steep, was measured 2e-3 off its float64 value, against 7e-5 in float32.
 
 Memory: beside their results (the kernel itself, one value per query point)
 and arrays of the size of their inputs, the computations hold at most
-scikit-learn's working memory of kernel entries at once, ``sklearn.get_config()["working_memory"]`` MiB (1024 by
-default; ``sklearn.config_context(working_memory=...)`` changes it). The sums
+scikit-learn's working memory of kernel entries at once,
+``sklearn.get_config()["working_memory"]`` MiB (1024 by default;
+``sklearn.config_context(working_memory=...)`` changes it), and on a CPU
+what :mod:`sklearn_pertlearn._memory` keeps in the cache. The sums
 over the training set run in blocks of query points, each computed as it
 would be alone; the block size changes only the rounding of the matrix
 products, whose BLAS kernels depend on their shapes.

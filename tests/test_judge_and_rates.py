@@ -225,5 +225,6 @@ def test_a_network_whose_outputs_do_not_follow_the_classes_is_refused():
     X, y = load_digits(return_X_y=True)
     rows = (y == 1) | (y == 2)
     net = _skorch_net(_MLP).set_params(max_epochs=2)
-    with pytest.raises(ValueError, match=r"returns 10 output\(s\) per row, but .* 2 classes \[1, 2\]"):
+    wrong_width = r"returns 10 output\(s\) per row, but .* 2 classes \[1, 2\]"
+    with pytest.raises(ValueError, match=wrong_width):
         PerturbationLearningClassifier(net, random_state=0).fit(X[rows].astype(np.float32), y[rows])

@@ -74,8 +74,9 @@ def test_fit_trains_f_on_clean_data_and_g_on_the_attack_only():
     shift = clf.offsets_[1] - clf.offsets_[0]
     assert shift != 0
     np.testing.assert_allclose(clf.decision_function(X), g.decision_function(X) + shift)
-    np.testing.assert_array_equal(clf.predict(X), np.where(g.decision_function(X) + shift > 0, 1, -1))
-    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], expit(g.decision_function(X) + shift), rtol=1e-6)
+    shifted = g.decision_function(X) + shift
+    np.testing.assert_array_equal(clf.predict(X), np.where(shifted > 0, 1, -1))
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], expit(shifted), rtol=1e-6)
     np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
     np.testing.assert_array_equal(np.mean(clf.predict(X) == 1), np.mean(f.predict(X) == 1))
     # Without the shift, they are g's own, bit for bit (the paper's procedure).

@@ -222,7 +222,8 @@ def test_direction_is_the_gradient_change_of_a_wide_network():
         pre = network.preactivation(X_t)
         grad_weight, _ = network.parameter_gradients(X_t, pre, margin_grad)
         # grad_x f(x) = sum_k a_k sigma'_k(x) w_k, with the patterns fixed.
-        change = (leaky_relu_derivative_(pre.clone(), network.slope) * network.readout) @ -grad_weight
+        derivative = leaky_relu_derivative_(pre.clone(), network.slope)
+        change = (derivative * network.readout) @ -grad_weight
     change = change.numpy()
     cosine = (change * perturbation_direction(X, y)).sum(axis=1) / np.linalg.norm(
         change, axis=1
