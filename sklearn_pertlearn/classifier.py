@@ -267,13 +267,13 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
       one too rather than return a class;
     - a :class:`~sklearn.exceptions.ConvergenceWarning` ("did not converge")
       when, under the logistic loss, an epoch's training loss exceeds 10
-      times the first epoch's (the loss exploded), or when the plateau
-      scheduler has cut the learning rate to 1e-6 of ``lr`` or below (six
-      cuts, each after 10 epochs without progress; ``ReduceLROnPlateau``
-      stops cutting near 1e-8, so this needs ``lr`` of at least 0.01) while,
-      under the logistic loss, the loss is still above half the loss of
-      predicting the class frequencies (``ln 2`` for two balanced classes):
-      a loss that stalls below has converged;
+      times the first epoch's (the loss exploded), or when the fit learned
+      nothing: its predictions on the training data agree with ``y`` below
+      Cohen's kappa 0.1 (0 is chance; fits that learned measured 0.4 and
+      more). The message then says whether the plateau scheduler cut the
+      learning rate to 1e-6 of ``lr`` (the loss stalled) or the loss barely
+      moved (``lr`` or ``max_epochs`` too small). A loss that stalls while
+      the predictions are good has converged, at its floor;
     - a ``ConvergenceWarning`` ("maximum epochs reached") when ``tol`` (or
       ``early_stopping``) is set and the fit ran all ``max_epochs`` epochs
       without converging, as ``MLPClassifier`` warns;
@@ -490,7 +490,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         self._raise_if_diverged(losses)
         self._record_scores()
         if losses and not incremental:
-            self._warn_if_not_converged(X, y_index, losses)
+            self._warn_if_not_converged(X, y_index, losses, sample_weight)
         return self
 
     def _record_scores(self):
@@ -692,12 +692,14 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             f"inputs: {_FIX.format(lr=self._lr())}"
         )
 
-    def _warn_if_not_converged(self, X, y_index, losses):
-        """Warn when a fit ended exploded, stalled, unconverged or collapsed (see the Notes)."""
+    def _warn_if_not_converged(self, X, y_index, losses, sample_weight):
+        """Warn when a fit ended exploded, at chance, unconverged or collapsed (see the Notes)."""
         name = type(self).__name__
         fix = "Most often the inputs are not scaled or lr is too large: " + _FIX.format(
             lr=self._lr()
         )
+        predicted = self._predict_index(X)
+        collapsed = _convergence.collapsed(predicted, y_index)
         symptoms = []
         peak = _convergence.exploded(losses, self.loss)
         if peak is not None:
@@ -705,19 +707,26 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
                 f"the loss exploded from {losses[0]:.3g} to {losses[peak]:.3g} "
                 f"(epoch {self.n_iter_ - len(losses) + peak + 1})"
             )
-        final_lr = current_lr(self.net_)
-        if _convergence.stalled(
-            losses,
-            loss=self.loss,
-            lr=self._lr(),
-            final_lr=final_lr,
-            scheduled=self.lr_scheduler is not None,
-            y_index=y_index,
-        ):
-            symptoms.append(
-                f"the plateau scheduler cut the learning rate from {self._lr():.3g} to "
-                f"{final_lr:.3g} because the loss stopped falling (at {losses[-1]:.3g})"
-            )
+        kappa = _convergence.at_chance(y_index, predicted, sample_weight)
+        if kappa is not None:
+            if not collapsed:  # which the CollapseWarning below says
+                symptoms.append(
+                    f"it learned nothing: on its training data its predictions agree "
+                    f"with y at Cohen's kappa {kappa:.3f} (0 is chance)"
+                )
+            final_lr = current_lr(self.net_)
+            if _convergence.stalled(
+                lr=self._lr(), final_lr=final_lr, scheduled=self.lr_scheduler is not None
+            ):
+                symptoms.append(
+                    f"the plateau scheduler cut the learning rate from {self._lr():.3g} to "
+                    f"{final_lr:.3g} because the loss stopped falling (at {losses[-1]:.3g})"
+                )
+            elif abs(losses[-1] - losses[0]) <= 0.01 * abs(losses[0]):
+                fix = (
+                    f"Its loss barely moved, from {losses[0]:.4g} to {losses[-1]:.4g}: raise "
+                    f"lr (now {self._lr():.3g}) or max_epochs (now {self.max_epochs})."
+                )
         if symptoms:
             warnings.warn(
                 f"{name} did not converge: {'; '.join(symptoms)}. {fix}", ConvergenceWarning
@@ -732,8 +741,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
                 "max_epochs, or lr if the fit crawls.",
                 ConvergenceWarning,
             )
-        predicted = self._predict_index(X)
-        if _convergence.collapsed(predicted, y_index):
+        if collapsed:
             warnings.warn(
                 f"{name} collapsed: it predicts the single class "
                 f"{self.classes_.tolist()[predicted[0]]!r} on all {len(y_index)} "
