@@ -139,6 +139,16 @@ class ClosedFormNet(NeuralNet):
         super().__init__(*args, **kwargs)
         self.shuffle_seed = shuffle_seed
 
+    def __setstate__(self, state):
+        # A CUDA device beyond this machine's count cannot be loaded on (torch:
+        # "Attempting to deserialize object on CUDA device 1 but
+        # torch.cuda.device_count() is 1"); the first GPU takes its place.
+        device = torch.device(state["device"])
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if device.type == "cuda" and count and (device.index or 0) >= count:
+            state["device"] = "cuda:0"
+        super().__setstate__(state)
+
     def get_default_callbacks(self):
         # Only the epoch's training loss, which the LR scheduler monitors:
         # skorch's other defaults (epoch timer, validation loss, print log) cost

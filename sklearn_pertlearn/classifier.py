@@ -35,13 +35,14 @@ __all__ = ["CollapseWarning", "WideTwoLayerNetClassifier", "default_network"]
 # What a warm start (warm_start=True, partial_fit) does with each parameter.
 # The architecture shapes the weights that carry over, so it must stay as it
 # was (a change raises); so must n_features_in_ and classes_.
-_ARCHITECTURE = ("hidden_dim", "slope", "dtype", "device")
+_ARCHITECTURE = ("hidden_dim", "slope", "dtype")
 # The training settings take effect at the next call; a change rebuilds the
-# optimizer and the scheduler around the current weights. (max_epochs is read
-# by every fit; random_state only seeds a new network.)
+# optimizer and the scheduler around the current weights, on the device asked
+# for. (max_epochs is read by every fit; random_state only seeds a new
+# network.)
 _OPTIMIZATION = (
     "loss", "solver", "lr", "momentum", "batch_size", "lr_scheduler", "class_weight", "verbose",
-    "precision", "tol", "n_iter_no_change", "early_stopping", "validation_fraction",
+    "precision", "tol", "n_iter_no_change", "early_stopping", "validation_fraction", "device",
 )
 
 # What lr="auto" and batch_size="auto" mean for each solver (the tuple's
@@ -154,8 +155,12 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
     device : str, default="cpu"
         Torch device to train and predict on: ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``; any other device, or a CUDA device that is not there,
-        is a ValueError at fit. Results are always numpy arrays, and a model
-        fitted on a GPU loads on a machine without one.
+        is a ValueError at fit. Results are always numpy arrays. A model
+        fitted on a GPU loads on a machine without one (or with fewer): its
+        weights come to the CPU (the first GPU), ``device`` follows them with
+        a warning, and it predicts and trains on there. A changed ``device``
+        carries a fitted network over at the next warm ``fit`` or
+        ``partial_fit``.
 
     tol : float or None, default=None
         As ``MLPClassifier``'s: with the logistic loss, training stops once
@@ -202,8 +207,8 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         and the scheduler's state carry over (two warm fits of 5 epochs equal
         one of 10); a changed one rebuilds the optimizer and the scheduler
         around the current weights.
-        The architecture (``hidden_dim``, ``slope``, ``dtype``, ``device``,
-        the number of features and the classes) cannot change under weights
+        The architecture (``hidden_dim``, ``slope``, ``dtype``, the number of
+        features and the classes) cannot change under weights
         that exist: a warm ``fit`` or ``partial_fit`` after such a change
         raises a ValueError; fit with ``warm_start=False`` to start afresh.
 
@@ -385,6 +390,25 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         """The fitted torch module (``net_.module_``)."""
         check_is_fitted(self, "net_")
         return self.net_.module_
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        net = self.__dict__.get("net_")
+        if net is None:
+            return
+        # skorch loads the weights of a GPU model on the CPU where there is no
+        # GPU (and on the first GPU where there are fewer): the estimator
+        # follows its weights, so that it predicts and trains on there.
+        where = str(net.module_.weight.device)
+        if torch.device(self.device) != torch.device(where):
+            warnings.warn(
+                f"{type(self).__name__} was fitted on device={self.device!r}, which this "
+                f"machine does not have; its weights were loaded on {where!r}, and "
+                f"device is now {where!r}.",
+                UserWarning,
+            )
+            self.device = where
+            net.set_params(device=where)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

@@ -123,9 +123,7 @@ def test_unchanged_settings_keep_the_optimizer_state(binary_data):
     assert torch.equal(warm.module_.weight, cold.module_.weight)
 
 
-@pytest.mark.parametrize(
-    "change", [{"hidden_dim": 64}, {"slope": 0.5}, {"dtype": "float64"}, {"device": "cpu:0"}]
-)
+@pytest.mark.parametrize("change", [{"hidden_dim": 64}, {"slope": 0.5}, {"dtype": "float64"}])
 def test_changed_architecture_raises_on_warm_start(binary_data, change):
     X, y = binary_data
     clf = WideTwoLayerNetClassifier(8, max_epochs=2, warm_start=True, random_state=0)
@@ -159,3 +157,57 @@ def test_partial_fit_refuses_balanced_class_weight(binary_data):
     with pytest.raises(ValueError, match="'balanced' is not supported for partial_fit"):
         WideTwoLayerNetClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
 
+
+
+def test_a_changed_device_carries_the_weights_over(binary_data):
+    # The device is a training setting: the weights move, the optimizer's
+    # state starts afresh (here from "cpu" to "cpu:0", the only other device
+    # a CPU machine has).
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(8, max_epochs=2, warm_start=True, random_state=0).fit(X, y)
+    weight = clf.module_.weight.detach().clone()
+    clf.set_params(device="cpu:0", max_epochs=0).fit(X, y)
+    assert torch.equal(clf.module_.weight, weight)
+    assert clf.net_.device == "cpu:0"
+    clf.set_params(max_epochs=1).partial_fit(X, y)
+    assert clf.n_iter_ == 3
+
+
+def _as_if_fitted_on(clf, device, precision=None):
+    """``clf`` pickled as a GPU machine would have: its settings name ``device``."""
+    clf.set_params(device=device, **({"precision": precision} if precision else {}))
+    clf._optimization_ = {**clf._optimization_, "device": device}
+    clf._optimization_["precision"] = clf.precision
+    clf.net_.set_params(device=device)
+    return pickle.dumps(clf)
+
+
+def test_a_gpu_model_loads_and_trains_on_a_machine_without_one(binary_data):
+    # skorch maps the weights of a CUDA model to the CPU where CUDA is absent;
+    # the estimator's device follows them, with a warning, so that predict,
+    # a warm fit with new settings and partial_fit work on.
+    if torch.cuda.is_available():
+        pytest.skip("simulates a machine without CUDA")
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(8, max_epochs=3, random_state=0).fit(X, y)
+    expected = clf.predict(X)
+    with pytest.warns(UserWarning, match="fitted on device='cuda:1'.*device is now 'cpu'"):
+        loaded = pickle.loads(_as_if_fitted_on(clf, "cuda:1"))
+    assert loaded.device == "cpu"
+    np.testing.assert_array_equal(loaded.predict(X), expected)
+    loaded.set_params(lr=0.001).partial_fit(X, y)
+    loaded.set_params(warm_start=True, max_epochs=2).fit(X, y)
+    assert loaded.n_iter_ == 6
+
+
+def test_a_16_bit_gpu_model_is_refused_further_training_on_a_cpu(binary_data):
+    # As a fresh fit with precision="16-mixed" is refused on a CPU.
+    if torch.cuda.is_available():
+        pytest.skip("simulates a machine without CUDA")
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(8, max_epochs=1, random_state=0).fit(X, y)
+    with pytest.warns(UserWarning, match="device is now 'cpu'"):
+        loaded = pickle.loads(_as_if_fitted_on(clf, "cuda", precision="16-mixed"))
+    loaded.predict(X)
+    with pytest.raises(ValueError, match="16-mixed.*needs a CUDA device"):
+        loaded.partial_fit(X, y)
