@@ -23,7 +23,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import Dataset
-from skorch.utils import noop
+from skorch.utils import TeeGenerator, noop
 from sklearn.model_selection import train_test_split
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
@@ -149,6 +149,16 @@ class ClosedFormNet(NeuralNet):
             state["device"] = "cuda:0"
         super().__setstate__(state)
 
+    def initialize_callbacks(self):
+        super().initialize_callbacks()
+        # Only callbacks that act on the gradients make the step hand them
+        # over; the others would cost the notification every step.
+        self.grad_callbacks_ = any(
+            type(callback).on_grad_computed is not Callback.on_grad_computed
+            for _, callback in self.callbacks_
+        )
+        return self
+
     def get_default_callbacks(self):
         # Only the epoch's training loss, which the LR scheduler monitors:
         # skorch's other defaults (epoch timer, validation loss, print log) cost
@@ -185,6 +195,18 @@ class ClosedFormNet(NeuralNet):
                 # f is positively homogeneous of degree 1 in every neuron's
                 # (w_k, b_k), so a loss linear in f equals <theta, dL/dtheta>.
                 loss = (params[0] * grads[0]).sum() + torch.dot(params[1], grads[1])
+            if self.grad_callbacks_:
+                # As skorch's own train_step: the gradients in param.grad for
+                # the callbacks (which may change them, as gradient clipping
+                # does), then the step.
+                for param, grad in zip(params, grads):
+                    param.grad = grad
+                self.notify(
+                    "on_grad_computed",
+                    named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                    batch=batch,
+                )
+                grads = [param.grad for param in params]
             optimizer_step(self.optimizer_, params, grads)
         return {"loss": loss, "y_pred": output}
 
@@ -234,6 +256,7 @@ def build_net(
     early_stopping=False,
     validation_fraction=0.1,
     split_seed=0,
+    callbacks=None,
 ):
     """Return an initialized :class:`ClosedFormNet` of the paper's network.
 
@@ -244,7 +267,9 @@ def build_net(
     ``shuffle_seed`` the mini-batch order and ``split_seed`` the validation
     split of ``early_stopping``. ``tol`` None trains every epoch asked for,
     unless ``early_stopping`` stops on the validation accuracy.
+    ``callbacks`` are the user's skorch callbacks, run after the library's.
     """
+    user_callbacks = list(callbacks or [])
     callbacks = []
     if lr_scheduler == "plateau":
         callbacks.append(("lr_scheduler", PlateauScheduler()))
@@ -273,6 +298,7 @@ def build_net(
         )
     if verbose:
         callbacks.append(("progress_bar", EpochProgressBar()))
+    callbacks.extend(user_callbacks)
     return ClosedFormNet(
         module=TwoLayerNetwork,
         module__n_features=n_features,

@@ -5,6 +5,7 @@ rules; everything that touches the skorch net goes through
 :mod:`sklearn_pertlearn._skorch`.
 """
 
+import copy
 import numbers
 import warnings
 
@@ -43,6 +44,7 @@ _ARCHITECTURE = ("hidden_dim", "slope", "dtype")
 _OPTIMIZATION = (
     "loss", "solver", "lr", "momentum", "batch_size", "lr_scheduler", "class_weight", "verbose",
     "precision", "tol", "n_iter_no_change", "early_stopping", "validation_fraction", "device",
+    "callbacks",
 )
 
 # What lr="auto" and batch_size="auto" mean for each solver (the tuple's
@@ -187,6 +189,19 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
 
     validation_fraction : float, default=0.1
         Share of the training rows held out by ``early_stopping``.
+
+    callbacks : list or None, default=None
+        skorch callbacks (or ``(name, callback)`` pairs) that the net runs
+        after its own, as skorch's ``NeuralNet(callbacks=...)``: they see
+        every epoch and batch, ``on_grad_computed`` included (with the
+        closed-form gradients in ``param.grad``, which they may change, as
+        :class:`skorch.callbacks.GradientNormClipping` does), and may stop
+        training, as :class:`skorch.callbacks.EarlyStopping` does. Each fit
+        runs copies of them; the fitted ones are in ``net_.callbacks_``.
+        The net is a :class:`skorch.NeuralNet`, not a classifier, so
+        callbacks that call its ``predict`` (``EpochScoring`` with a
+        scorer's name) do not apply; the history holds ``train_loss`` and,
+        with ``early_stopping``, ``valid_loss`` and ``valid_acc``.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the mini-batch order and the validation
@@ -335,6 +350,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         "n_iter_no_change": [count(1)],
         "early_stopping": ["boolean"],
         "validation_fraction": [Number(numbers.Real, 0, 1, closed="neither")],
+        "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -360,6 +376,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         n_iter_no_change=10,
         early_stopping=False,
         validation_fraction=0.1,
+        callbacks=None,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -381,6 +398,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -689,6 +707,8 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
             early_stopping=self.early_stopping,
             validation_fraction=self.validation_fraction,
+            # Copies, so that the state a fit leaves in them stays with net_.
+            callbacks=copy.deepcopy(self.callbacks),
         )
 
     def _stops_on_convergence(self):

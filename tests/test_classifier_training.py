@@ -8,22 +8,21 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import make_blobs
-from torch.optim.optimizer import (
-    register_optimizer_step_post_hook,
-    register_optimizer_step_pre_hook,
-)
-
-from sklearn_pertlearn import WideTwoLayerNetClassifier
-
-
-
 from _reference import (
     _assert_trained_as,
     _from_scratch_fit,
     _repeat_vs_weigh,
     _sgd,
 )
+from sklearn.base import clone
+from sklearn.datasets import make_blobs
+from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping
+from torch.optim.optimizer import (
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
+
+from sklearn_pertlearn import WideTwoLayerNetClassifier
 
 
 @pytest.mark.parametrize("loss", ["identity", "logistic"])
@@ -345,3 +344,42 @@ def test_n_iter_and_loss_curve_count_every_epoch(binary_data):
     assert stepped.n_iter_ == 2 and stepped.loss_curve_ == clf.loss_curve_[:2]
     assert WideTwoLayerNetClassifier(8, max_epochs=0).fit(X, y).n_iter_ == 0
 
+
+
+def test_skorch_callbacks_run_and_see_the_gradients(binary_data):
+    class GradientNorms(Callback):
+        def initialize(self):
+            self.norms_ = []
+            return self
+
+        def on_grad_computed(self, net, named_parameters, **kwargs):
+            self.norms_.append(
+                float(sum(p.grad.square().sum() for _, p in named_parameters)) ** 0.5
+            )
+
+    X, y = binary_data
+    params = dict(hidden_dim=8, solver="sgd", lr=0.5, lr_scheduler=None, random_state=0)
+    # Every step computes the closed-form gradients into param.grad.
+    clf = WideTwoLayerNetClassifier(max_epochs=5, callbacks=[GradientNorms()], **params)
+    clf.fit(X, y)
+    assert len(clf.net_.callbacks_[-1][1].norms_) == 5
+    assert all(norm > 0 for norm in clf.net_.callbacks_[-1][1].norms_)
+    assert clf.callbacks[0].__dict__.get("norms_") is None  # the estimator's stays unfitted
+    # A callback that changes the gradients changes the fit, ...
+    plain = WideTwoLayerNetClassifier(max_epochs=5, **params).fit(X, y)
+    clipped = WideTwoLayerNetClassifier(
+        max_epochs=5, callbacks=[GradientNormClipping(1e-6)], **params
+    ).fit(X, y)
+    moved = [
+        (est.module_.weight - initial.module_.weight).norm()
+        for est, initial in [(plain, clone(plain).set_params(max_epochs=0).fit(X, y)),
+                             (clipped, clone(clipped).set_params(max_epochs=0).fit(X, y))]
+    ]
+    assert moved[1] < 1e-4 * moved[0]
+    # ... and one that stops training stops it.
+    stopped = WideTwoLayerNetClassifier(
+        max_epochs=50,
+        callbacks=[EarlyStopping(monitor="train_loss", patience=2, threshold=100.0, sink=print)],
+        **params,
+    ).fit(X, y)
+    assert stopped.n_iter_ == 3
