@@ -16,10 +16,12 @@ the device of the module's weights, and with the intra-op threads that the
 size of its largest product calls for (:mod:`sklearn_pertlearn._threads`).
 """
 
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
 import torch
+from scipy.sparse import issparse
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import Dataset
@@ -66,6 +68,7 @@ class TensorBatches:
         self.batch_size = max(int(batch_size), 1)
         self.shuffle = shuffle
         self.generator = torch.Generator().manual_seed(int(seed))
+        self.full_batch_ = None
 
     def reseed(self, seed):
         """Draw the coming permutations from ``seed``."""
@@ -77,7 +80,10 @@ class TensorBatches:
     def __iter__(self):
         n_samples = _n_rows(self.X)
         if self.batch_size >= n_samples:
-            yield self.X, self.y
+            if self.full_batch_ is None:
+                # Sparse rows become a tensor once, for every epoch of the call.
+                self.full_batch_ = _as_tensors(self.X)
+            yield self.full_batch_, self.y
             return
         if self.shuffle:
             inputs = self.X["X"] if isinstance(self.X, dict) else self.X
@@ -87,7 +93,61 @@ class TensorBatches:
                 rows = order[start : start + self.batch_size]
             else:
                 rows = slice(start, start + self.batch_size)
-            yield _take(self.X, rows), _take(self.y, rows)
+            yield _as_tensors(_take(self.X, rows)), _take(self.y, rows)
+
+
+class SparseRows:
+    """Rows of a scipy CSR matrix, taken as :class:`TensorBatches` takes tensors' rows.
+
+    A batch of them becomes a torch sparse CSR tensor on ``device``
+    (:meth:`tensor`), whose products with the dense weights torch computes
+    without densifying the rows.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse.csr_matrix
+        The rows, in the floating point type of the network.
+    device : torch.device
+        Where their tensors go.
+    """
+
+    def __init__(self, matrix, device):
+        self.matrix = matrix
+        self.device = device
+
+    def __len__(self):
+        return self.matrix.shape[0]
+
+    def __getitem__(self, rows):
+        if isinstance(rows, torch.Tensor):
+            rows = rows.cpu().numpy()
+        return SparseRows(self.matrix[rows], self.device)
+
+    def tensor(self):
+        """The rows as a torch sparse CSR tensor on ``device``."""
+        matrix = self.matrix
+        with warnings.catch_warnings():
+            # torch calls its sparse CSR layout beta; the products used here
+            # are tested against the dense ones.
+            warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+            return torch.sparse_csr_tensor(
+                torch.from_numpy(matrix.indptr.astype(np.int64)),
+                torch.from_numpy(matrix.indices.astype(np.int64)),
+                torch.from_numpy(matrix.data),
+                size=matrix.shape,
+                device=self.device,
+                # scipy's CSR structure is valid; checking it would cost a pass.
+                check_invariants=False,
+            )
+
+
+def _as_tensors(data):
+    """``data`` with :class:`SparseRows` made tensors (in a dict of tensors too)."""
+    if isinstance(data, SparseRows):
+        return data.tensor()
+    if isinstance(data, dict):
+        return {key: _as_tensors(value) for key, value in data.items()}
+    return data
 
 
 def _n_rows(X):
@@ -353,8 +413,9 @@ def train(
     ----------
     net : ClosedFormNet
         Initialized; trained in place.
-    X : ndarray of shape (n_samples, n_features)
-        Validated training inputs.
+    X : ndarray or scipy CSR matrix of shape (n_samples, n_features)
+        Validated training inputs; sparse ones stay sparse (their products
+        with the weights are torch's sparse ones).
     y_index : ndarray of shape (n_samples,)
         Class indices.
     sample_weight : ndarray of shape (n_samples,) or None
@@ -375,7 +436,16 @@ def train(
     """
     module = net.module_
     weight = module.weight
-    inputs = to_tensor(X, weight.dtype, weight.device)
+    if issparse(X):
+        if precision != "32-true":
+            raise ValueError(
+                f"{owner}(precision={precision!r}) trains on dense X only: torch has no "
+                "16-bit sparse products. Use precision='32-true' for sparse X, or pass "
+                "X.toarray()."
+            )
+        inputs = SparseRows(X.astype(_numpy_dtype(weight.dtype)), weight.device)
+    else:
+        inputs = to_tensor(X, weight.dtype, weight.device)
     if precision != "32-true":
         # Rounded once per call; the training step multiplies in its dtype.
         inputs = to_product_dtype(inputs, PRODUCT_DTYPES[precision], owner, precision)
@@ -406,7 +476,7 @@ def current_lr(net):
 
 
 def decision(net, X):
-    """f on the ndarray ``X``, as a float ndarray, computed in chunks.
+    """f on the ndarray or scipy CSR matrix ``X``, as a float ndarray, computed in chunks.
 
     The chunks are the rows whose hidden layer fits in scikit-learn's
     ``working_memory`` (:func:`sklearn.set_config`, 1024 MiB by default),
@@ -420,15 +490,23 @@ def decision(net, X):
     # The pre-activations and the activations of a row, in the weights' dtype.
     row_bytes = 2 * width * weight.element_size()
     device_type = weight.device.type
-    chunk = chunk_rows(row_bytes, len(X), device_type)
-    outputs = np.empty(
-        (len(X),) if module.n_outputs == 1 else (len(X), module.n_outputs),
-        dtype=torch.empty((), dtype=weight.dtype).numpy().dtype,
-    )
+    n_rows = X.shape[0]
+    chunk = chunk_rows(row_bytes, n_rows, device_type)
+    dtype = _numpy_dtype(weight.dtype)
+    outputs = np.empty((n_rows,) if module.n_outputs == 1 else (n_rows, module.n_outputs), dtype)
     with _own_numerics(module, chunk * module.n_features * width):
-        for rows in row_chunks(len(X), row_bytes, device_type):
-            outputs[rows] = module(to_tensor(X[rows], weight.dtype, weight.device)).cpu().numpy()
+        for rows in row_chunks(n_rows, row_bytes, device_type):
+            if issparse(X):
+                inputs = SparseRows(X[rows].astype(dtype), weight.device).tensor()
+            else:
+                inputs = to_tensor(X[rows], weight.dtype, weight.device)
+            outputs[rows] = module(inputs).cpu().numpy()
     return outputs
+
+
+def _numpy_dtype(dtype):
+    """The numpy type of the torch floating point type ``dtype``."""
+    return torch.empty((), dtype=dtype).numpy().dtype
 
 
 class StratifiedRowSplit:

@@ -507,7 +507,9 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
                 "class_weight parameter."
             )
         keep = hasattr(self, "net_") and (incremental or self.warm_start)
-        X, y = validate_data(self, X, y, reset=not keep, dtype=FLOAT_DTYPES)
+        X, y = validate_data(
+            self, X, y, reset=not keep, dtype=FLOAT_DTYPES, accept_sparse="csr"
+        )
         check_classification_targets(y)
         check_within_dtype(X, DTYPES[self.dtype], type(self).__name__)
         if sample_weight is not None:
@@ -831,7 +833,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             If the outputs are not finite, as after a diverged fit.
         """
         check_is_fitted(self, "net_")
-        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, accept_sparse="csr")
         return self._decision(X)
 
     def _probabilities(self, X, log):
@@ -899,11 +901,12 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             If the outputs are not finite, as after a diverged fit.
         """
         check_is_fitted(self, "net_")
-        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, accept_sparse="csr")
         return self.classes_[self._predict_index(X)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
         # Bit-for-bit repeatable on the CPU only; the device is a name
         # ("cpu", "cpu:0") or a torch.device, validated later in fit.
         tags.non_deterministic = str(self.device).split(":")[0] != "cpu"

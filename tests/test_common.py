@@ -56,7 +56,10 @@ _FLOAT32_WEIGHTS = (
     "relative after training, above the check's rtol of 1e-7. The float64 "
     "instance, on the same code path, passes it."
 )
-_FLOAT32_FAILURES = {"check_sample_weight_equivalence_on_dense_data": _FLOAT32_WEIGHTS}
+_FLOAT32_FAILURES = {
+    "check_sample_weight_equivalence_on_dense_data": _FLOAT32_WEIGHTS,
+    "check_sample_weight_equivalence_on_sparse_data": _FLOAT32_WEIGHTS,
+}
 
 _BATCH_TARGETS = (
     "Targets are drawn for the batch as a whole (balanced over it), so a "
