@@ -42,7 +42,7 @@ from ._judge import (
 from ._offsets import class_rates, match_rates, response_scores
 from .classifier import default_network
 from .perturbation import median_row_norm, resolve_epsilon
-from .transformer import AdversarialPerturbationTransformer
+from .transformer import AdversarialPerturbationTransformer, _NestedDefaultsMixin
 
 _ATTACK_PARAMETERS = (
     "epsilon",
@@ -124,17 +124,17 @@ def _student_has(attribute):
             student = self.estimator_
         elif self.student is not None:
             student = self.student
-        elif self.estimator is not None:
-            student = self.estimator
         else:
-            student = default_network()
+            student = self._or_default("estimator")
         getattr(student, attribute)
         return True
 
     return check
 
 
-class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class PerturbationLearningClassifier(
+    ClassifierMixin, MetaEstimatorMixin, _NestedDefaultsMixin, BaseEstimator
+):
     """Learn a classifier from adversarial perturbations alone.
 
     The procedure of Kumano et al. (NeurIPS 2024): ``fit``
@@ -159,7 +159,9 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         Classifier f, exposing its fitted torch network as ``module_``;
         ``None`` means ``WideTwoLayerNetClassifier(1000, solver="sgd")``: width
         1000 trained by the paper's full-batch SGD, from which g learned
-        most in our measurements (see :ref:`own_data`).
+        most in our measurements (see :ref:`own_data`). Its parameters can
+        be set as ``estimator__hidden_dim`` and so on, in ``set_params`` or
+        a grid, which then stores that network here.
 
     student : estimator object, default=None
         Classifier g; ``None`` means a clone of ``estimator``.
@@ -360,6 +362,8 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
     True
     """
 
+    _nested_defaults = {"estimator": default_network}
+
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"]), None],
         "student": [HasMethods(["fit", "predict"]), None],
@@ -447,7 +451,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
                 "set standardize=False to clip."
             )
         rng = check_random_state(self.random_state)
-        estimator = default_network() if self.estimator is None else self.estimator
+        estimator = self._or_default("estimator")
         source = self._prepare(clone(estimator), rng, sample_weight, "estimator")
         student = self._prepare(
             clone(estimator if self.student is None else self.student),
