@@ -14,6 +14,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet
 
 from ._constraints import ATTACK, BASE, EPSILON, TARGETS
 from .classifier import default_network
@@ -27,6 +28,22 @@ from .perturbation import (
     resolve_epsilon,
 )
 from ._validation import FLOAT_DTYPES, check_n_features
+
+
+def _input_for(network, X, feature_names):
+    """``X`` as ``network`` is fitted on and given: a data frame with ``feature_names``.
+
+    Validation turns a data frame into an array, but a network fitted on the
+    frame, as the data came, warns when it is then given the array. A skorch
+    net reads a frame as its columns, the keyword arguments of its module's
+    forward, so it gets the array; so does any network when
+    ``feature_names`` is None.
+    """
+    if feature_names is None or isinstance(network, NeuralNet):
+        return X
+    import pandas as pd
+
+    return pd.DataFrame(X, columns=feature_names, copy=False)
 
 
 class _NestedDefaultsMixin:
@@ -255,11 +272,16 @@ class AdversarialPerturbationTransformer(
             )
             self.estimator_ = self.estimator
         else:
-            self.estimator_ = clone(self._or_default("estimator")).fit(X, y)
+            network = clone(self._or_default("estimator"))
+            self.estimator_ = network.fit(self._input_for(network, X), y)
         self.classes_ = self.estimator_.classes_
         _check_contract(self.estimator_, X)
         self.epsilon_ = resolve_epsilon(self.epsilon, X, self.norm, self.base)
         return X, y
+
+    def _input_for(self, network, X):
+        """``X`` as the network ``network`` takes it, with this transformer's feature names."""
+        return _input_for(network, X, getattr(self, "feature_names_in_", None))
 
     def _attack_kwargs(self):
         return dict(
@@ -345,7 +367,7 @@ class AdversarialPerturbationTransformer(
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, order="C")
-        return self._resample(X, self.estimator_.predict(X))[0]
+        return self._resample(X, self.estimator_.predict(self._input_for(self.estimator_, X)))[0]
 
     def perturb(self, X, y_target):
         """Return the perturbations ``r`` that push f towards ``y_target``.
