@@ -95,7 +95,6 @@ def agreement_scorer(estimator, X, y=None):
             f"and estimator_, such as PerturbationLearningClassifier; got "
             f"{estimator!r}."
         )
-    # The meta-estimator's own predict is g's with its offsets_; f was
-    # fitted on arrays, so it gets the values of a data frame.
-    source_input = X.to_numpy() if hasattr(X, "to_numpy") and hasattr(X, "columns") else X
-    return agreement_score(estimator.source_estimator_.predict(source_input), estimator.predict(X))
+    # The meta-estimator's own predict is g's with its offsets_; f takes the
+    # same input as the meta-estimator, a data frame included.
+    return agreement_score(estimator.source_estimator_.predict(X), estimator.predict(X))

@@ -42,7 +42,11 @@ from ._judge import (
 from ._offsets import class_rates, match_rates, response_scores
 from .classifier import default_network
 from .perturbation import median_row_norm, resolve_epsilon
-from .transformer import AdversarialPerturbationTransformer
+from .transformer import (
+    AdversarialPerturbationTransformer,
+    _NestedDefaultsMixin,
+    _input_for,
+)
 
 _ATTACK_PARAMETERS = (
     "epsilon",
@@ -124,17 +128,17 @@ def _student_has(attribute):
             student = self.estimator_
         elif self.student is not None:
             student = self.student
-        elif self.estimator is not None:
-            student = self.estimator
         else:
-            student = default_network()
+            student = self._or_default("estimator")
         getattr(student, attribute)
         return True
 
     return check
 
 
-class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class PerturbationLearningClassifier(
+    ClassifierMixin, MetaEstimatorMixin, _NestedDefaultsMixin, BaseEstimator
+):
     """Learn a classifier from adversarial perturbations alone.
 
     The procedure of Kumano et al. (NeurIPS 2024): ``fit``
@@ -159,7 +163,9 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         Classifier f, exposing its fitted torch network as ``module_``;
         ``None`` means ``WideTwoLayerNetClassifier(1000, solver="sgd")``: width
         1000 trained by the paper's full-batch SGD, from which g learned
-        most in our measurements (see :ref:`own_data`).
+        most in our measurements (see :ref:`own_data`). Its parameters can
+        be set as ``estimator__hidden_dim`` and so on, in ``set_params`` or
+        a grid, which then stores that network here.
 
     student : estimator object, default=None
         Classifier g; ``None`` means a clone of ``estimator``.
@@ -360,6 +366,8 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
     True
     """
 
+    _nested_defaults = {"estimator": default_network}
+
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"]), None],
         "student": [HasMethods(["fit", "predict"]), None],
@@ -447,7 +455,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
                 "set standardize=False to clip."
             )
         rng = check_random_state(self.random_state)
-        estimator = default_network() if self.estimator is None else self.estimator
+        estimator = self._or_default("estimator")
         source = self._prepare(clone(estimator), rng, sample_weight, "estimator")
         student = self._prepare(
             clone(estimator if self.student is None else self.student),
@@ -460,11 +468,17 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
+        # The first step to see the data, the scaler or else f and g, is
+        # fitted on it as it came (a frame keeps its column names), so that
+        # source_estimator_ and estimator_ take the same without a warning.
+        # The scaler hands f and g arrays, whatever the global transform
+        # output, as skorch nets need.
         self.scaler_ = None
         X_scaled = X
         if self.standardize:
-            self.scaler_ = StandardScaler().fit(X, sample_weight=sample_weight)
-            X_scaled = self.scaler_.transform(X)
+            self.scaler_ = StandardScaler().set_output(transform="default")
+            X_named = self._input_for(self.scaler_, X)
+            X_scaled = self.scaler_.fit(X_named, sample_weight=sample_weight).transform(X_named)
 
         # check_memory takes a str, not a path object.
         memory = os.fspath(self.memory) if isinstance(self.memory, os.PathLike) else self.memory
@@ -472,7 +486,7 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         with self._announce(1, "fitting f on the clean data"), _in_context(
             "The source network f (fitted on the clean data)"
         ):
-            source = fit_source(source, X_scaled, y, sample_weight)
+            source = fit_source(source, self._fit_input(source, X_scaled), y, sample_weight)
         attack = AdversarialPerturbationTransformer(
             source,
             prefit=True,
@@ -499,7 +513,9 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         with self._announce(3, "fitting g on the adversarial data"), _in_context(
             student_role, ignore=CollapseWarning
         ):
-            student = student.fit(X_scaled_adv, y_adv, **_weights(sample_weight))
+            student = student.fit(
+                self._fit_input(student, X_scaled_adv), y_adv, **_weights(sample_weight)
+            )
         self.source_estimator_, self.estimator_ = source, student
         if self.standardize:
             self.source_estimator_, self.estimator_ = (
@@ -524,7 +540,9 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
         g against f (``agreement_kappa_``, ``ranking_agreement_``).
         """
         n_classes = len(self.classes_)
-        source_index = np.searchsorted(self.classes_, self.source_estimator_.predict(X))
+        source_X = self._input_for(self.source_estimator_, X)
+        source_index = np.searchsorted(self.classes_, self.source_estimator_.predict(source_X))
+        X = self._input_for(self.estimator_, X)
         y_index = np.searchsorted(self.classes_, y)
         scores = response_scores(self.estimator_, X, n_classes)
         self.offsets_ = np.zeros(n_classes)
@@ -628,9 +646,18 @@ class PerturbationLearningClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEs
             flush=True,
         )
 
+    def _input_for(self, network, X):
+        """``X`` as ``network`` takes it: the scaler, or f or g with the scaler if any."""
+        return _input_for(network, X, getattr(self, "feature_names_in_", None))
+
+    def _fit_input(self, network, X):
+        """What f or g is fitted on: the scaler's arrays, else ``X`` as it came."""
+        return X if self.standardize else self._input_for(network, X)
+
     def _validate_for_student(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        return self._input_for(self.estimator_, X)
 
     def _shifted(self):
         """Whether ``offsets_`` shift g's predictions; without a shift they are g's own."""

@@ -14,6 +14,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet
 
 from ._constraints import ATTACK, BASE, EPSILON, TARGETS
 from .classifier import default_network
@@ -27,6 +28,48 @@ from .perturbation import (
     resolve_epsilon,
 )
 from ._validation import FLOAT_DTYPES, check_n_features
+
+
+def _input_for(network, X, feature_names):
+    """``X`` as ``network`` is fitted on and given: a data frame with ``feature_names``.
+
+    Validation turns a data frame into an array, but a network fitted on the
+    frame, as the data came, warns when it is then given the array. A skorch
+    net reads a frame as its columns, the keyword arguments of its module's
+    forward, so it gets the array; so does any network when
+    ``feature_names`` is None.
+    """
+    if feature_names is None or isinstance(network, NeuralNet):
+        return X
+    import pandas as pd
+
+    return pd.DataFrame(X, columns=feature_names, copy=False)
+
+
+class _NestedDefaultsMixin:
+    """Nested parameters of a default that is left as None, for ``set_params``.
+
+    ``estimator=None`` stands for a network built in ``fit``, so scikit-learn's
+    ``set_params`` has no object to hand ``estimator__hidden_dim`` to. Here
+    such a key first stores that default, as ``fit`` would have built it, so
+    that a grid can search it. An estimator instance as the default of
+    ``__init__`` would do it too, but scikit-learn's checks refuse one: a
+    mutable default shared by every instance. Subclasses map each such
+    parameter to the factory of its default in ``_nested_defaults``.
+    """
+
+    def set_params(self, **params):
+        for name, default in self._nested_defaults.items():
+            nested = any(key.startswith(f"{name}__") for key in params)
+            if nested and name not in params and getattr(self, name) is None:
+                setattr(self, name, default())
+        return super().set_params(**params)
+
+    def _or_default(self, name):
+        """The parameter ``name``, or the default it stands for when it is None."""
+        value = getattr(self, name)
+        return self._nested_defaults[name]() if value is None else value
+
 
 def _check_contract(estimator, X):
     """Raise unless ``estimator`` is a network the attack can read, as the class docs say.
@@ -58,7 +101,7 @@ def _check_contract(estimator, X):
 
 
 class AdversarialPerturbationTransformer(
-    OneToOneFeatureMixin, TransformerMixin, MetaEstimatorMixin, BaseEstimator
+    OneToOneFeatureMixin, TransformerMixin, MetaEstimatorMixin, _NestedDefaultsMixin, BaseEstimator
 ):
     """Targeted adversarial examples of a fitted network, as a transformer.
 
@@ -82,7 +125,9 @@ class AdversarialPerturbationTransformer(
     estimator : estimator object, default=None
         Classifier that exposes its fitted torch network as ``module_``;
         ``None`` means :func:`~sklearn_pertlearn.classifier.default_network`,
-        the network of :class:`PerturbationLearningClassifier` too.
+        the network of :class:`PerturbationLearningClassifier` too. Its
+        parameters can be set as ``estimator__hidden_dim`` and so on, in
+        ``set_params`` or a grid, which then stores that network here.
 
     epsilon : float or "auto", default="auto"
         Radius of the perturbation, at least 0, in the units of ``X``. With
@@ -173,6 +218,8 @@ class AdversarialPerturbationTransformer(
     array([50, 50])
     """
 
+    _nested_defaults = {"estimator": default_network}
+
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"]), None],
         **ATTACK,
@@ -225,12 +272,16 @@ class AdversarialPerturbationTransformer(
             )
             self.estimator_ = self.estimator
         else:
-            estimator = default_network() if self.estimator is None else self.estimator
-            self.estimator_ = clone(estimator).fit(X, y)
+            network = clone(self._or_default("estimator"))
+            self.estimator_ = network.fit(self._input_for(network, X), y)
         self.classes_ = self.estimator_.classes_
         _check_contract(self.estimator_, X)
         self.epsilon_ = resolve_epsilon(self.epsilon, X, self.norm, self.base)
         return X, y
+
+    def _input_for(self, network, X):
+        """``X`` as the network ``network`` takes it, with this transformer's feature names."""
+        return _input_for(network, X, getattr(self, "feature_names_in_", None))
 
     def _attack_kwargs(self):
         return dict(
@@ -316,7 +367,7 @@ class AdversarialPerturbationTransformer(
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, order="C")
-        return self._resample(X, self.estimator_.predict(X))[0]
+        return self._resample(X, self.estimator_.predict(self._input_for(self.estimator_, X)))[0]
 
     def perturb(self, X, y_target):
         """Return the perturbations ``r`` that push f towards ``y_target``.
@@ -355,7 +406,7 @@ class AdversarialPerturbationTransformer(
         return tags
 
 
-class AdversarialPerturbationSampler(MetaEstimatorMixin, BaseEstimator):
+class AdversarialPerturbationSampler(MetaEstimatorMixin, _NestedDefaultsMixin, BaseEstimator):
     """The attack as an imbalanced-learn sampler, for :class:`imblearn.pipeline.Pipeline`.
 
     imbalanced-learn refuses a pipeline step that has both ``transform`` and
@@ -370,7 +421,8 @@ class AdversarialPerturbationSampler(MetaEstimatorMixin, BaseEstimator):
     transformer : AdversarialPerturbationTransformer, default=None
         The attack, cloned at every fit; ``None`` means
         ``AdversarialPerturbationTransformer()``. Its parameters are reached
-        as ``transformer__epsilon`` and so on, e.g. in ``GridSearchCV``.
+        as ``transformer__epsilon`` and so on, e.g. in ``GridSearchCV``, with
+        ``None`` too.
 
     Attributes
     ----------
@@ -404,6 +456,8 @@ class AdversarialPerturbationSampler(MetaEstimatorMixin, BaseEstimator):
     True
     """
 
+    _nested_defaults = {"transformer": AdversarialPerturbationTransformer}
+
     _parameter_constraints = {
         "transformer": [HasMethods(["fit_resample"]), None],
     }
@@ -432,10 +486,7 @@ class AdversarialPerturbationSampler(MetaEstimatorMixin, BaseEstimator):
         y_adv : ndarray of shape (n_samples,)
             Their target labels.
         """
-        transformer = (
-            AdversarialPerturbationTransformer() if self.transformer is None else self.transformer
-        )
-        self.transformer_ = clone(transformer)
+        self.transformer_ = clone(self._or_default("transformer"))
         resampled = self.transformer_.fit_resample(X, y)
         self.n_features_in_ = self.transformer_.n_features_in_
         if hasattr(self.transformer_, "feature_names_in_"):
