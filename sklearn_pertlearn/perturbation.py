@@ -22,13 +22,14 @@ Any other module goes through autograd.
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
+from scipy.sparse import issparse
+from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import validate_parameter_constraints, validate_params
 
 from ._constraints import ATTACK, BASE, TARGETS
 from ._network import identity_gradient, signed_targets
 from ._threads import attack_work, limit_threads
-from ._validation import check_float_array, check_n_features, to_tensor
+from ._validation import FLOAT_DTYPES, check_float_array, check_n_features, to_tensor
 
 # The two attack functions check these directly rather than through
 # ``validate_params``, whose per-call overhead is a tenth of an attack on a
@@ -53,12 +54,28 @@ def _module_dtype_and_device(module):
     return torch.float32, torch.device("cpu")
 
 
+def _dense_rows(X, rows, dtype, device):
+    """The ``rows`` of ``X`` as a dense tensor: a sparse X is densified a batch at a time."""
+    block = X[rows]
+    if issparse(block):
+        block = block.toarray()
+    return to_tensor(block, dtype, device)
+
+
 def median_row_norm(X, norm):
     """Median over the rows of ``X`` of their norm in the attack's ``norm`` ("l2" or "linf").
 
-    The scale that ``epsilon="auto"`` takes a fraction of.
+    The scale that ``epsilon="auto"`` takes a fraction of. ``X`` may be a
+    scipy sparse matrix.
     """
-    return float(np.median(np.linalg.norm(X, ord=2 if norm == "l2" else np.inf, axis=1)))
+    if issparse(X):
+        if norm == "l2":
+            norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+        else:
+            norms = abs(X).max(axis=1).toarray().ravel()
+    else:
+        norms = np.linalg.norm(X, ord=2 if norm == "l2" else np.inf, axis=1)
+    return float(np.median(norms))
 
 
 # epsilon="auto" is this fraction of the median row norm of the training data,
@@ -93,7 +110,7 @@ def module_outputs(module, X):
     if n_outputs is None:
         dtype, device = _module_dtype_and_device(module)
         with torch.no_grad(), torch.autocast(device.type, enabled=False):
-            probe = module(to_tensor(np.ascontiguousarray(X[:1]), dtype, device))
+            probe = module(_dense_rows(X, slice(0, 1), dtype, device))
         n_outputs = 1 if probe.dim() == 1 else probe.shape[1]
     return n_outputs
 
@@ -200,7 +217,7 @@ def _class_index(labels, classes, name):
 
 
 def _check_attack_input(X, target, clip):
-    X = check_float_array(X)
+    X = check_array(X, accept_sparse="csr", dtype=FLOAT_DTYPES) if issparse(X) else check_float_array(X)
     target = np.asarray(target)
     if target.shape != (X.shape[0],):
         raise ValueError(
@@ -320,7 +337,7 @@ def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_
     # The caller's autocast must not round the attack's products to 16 bits.
     with torch.autocast(device.type, enabled=False):
         for start in range(0, X.shape[0], batch_size):
-            x = to_tensor(X[start : start + batch_size], dtype, device)
+            x = _dense_rows(X, slice(start, start + batch_size), dtype, device)
             t = to_tensor(target[start : start + batch_size], torch.int64, device)
             # From delta = 0 the first step, projected, is min(step_size,
             # epsilon) long: with the default step size that is the paper's
@@ -439,9 +456,13 @@ def _adversarial_examples(module, X, target, *, base, random_state, **attack):
     if base == "none":
         return perturbation
     # In place: the perturbations are this function's own array.
-    return _check_finite(
-        np.add(perturbation, X, out=perturbation), "adversarial examples x + r", attack["epsilon"]
-    )
+    if issparse(X):
+        for start in range(0, X.shape[0], attack["batch_size"]):
+            rows = slice(start, start + attack["batch_size"])
+            perturbation[rows] += X[rows].toarray()
+    else:
+        np.add(perturbation, X, out=perturbation)
+    return _check_finite(perturbation, "adversarial examples x + r", attack["epsilon"])
 
 
 @validate_params(

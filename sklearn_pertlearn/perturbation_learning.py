@@ -6,6 +6,7 @@ import warnings
 from contextlib import contextmanager
 
 import numpy as np
+from scipy.sparse import issparse
 from scipy.special import log_softmax
 from sklearn.base import (
     BaseEstimator,
@@ -446,7 +447,7 @@ class PerturbationLearningClassifier(
         self : object
             The fitted classifier.
         """
-        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES)
+        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, accept_sparse="csr")
         check_classification_targets(y)
         if self.standardize and self.clip is not None:
             raise ValueError(
@@ -476,7 +477,10 @@ class PerturbationLearningClassifier(
         self.scaler_ = None
         X_scaled = X
         if self.standardize:
-            self.scaler_ = StandardScaler().set_output(transform="default")
+            # Sparse rows are scaled, not centred, which would fill them in.
+            self.scaler_ = StandardScaler(with_mean=not issparse(X)).set_output(
+                transform="default"
+            )
             X_named = self._input_for(self.scaler_, X)
             X_scaled = self.scaler_.fit(X_named, sample_weight=sample_weight).transform(X_named)
 
@@ -656,7 +660,7 @@ class PerturbationLearningClassifier(
 
     def _validate_for_student(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, accept_sparse="csr")
         return self._input_for(self.estimator_, X)
 
     def _shifted(self):
@@ -759,5 +763,5 @@ class PerturbationLearningClassifier(
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags

@@ -259,7 +259,7 @@ class AdversarialPerturbationTransformer(
 
     def _fit(self, X, y):
         """Fit (or take) the network; return the validated ``X`` and ``y``."""
-        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, order="C")
+        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, order="C", accept_sparse="csr")
         check_classification_targets(y)
         _check_clip(self.clip)
         if self.prefit:
@@ -366,7 +366,9 @@ class AdversarialPerturbationTransformer(
             Adversarial examples, as ``base`` builds them.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, order="C")
+        X = validate_data(
+            self, X, reset=False, dtype=FLOAT_DTYPES, order="C", accept_sparse="csr"
+        )
         return self._resample(X, self.estimator_.predict(self._input_for(self.estimator_, X)))[0]
 
     def perturb(self, X, y_target):
@@ -385,7 +387,9 @@ class AdversarialPerturbationTransformer(
             The perturbations ``r``, without any base added.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, order="C")
+        X = validate_data(
+            self, X, reset=False, dtype=FLOAT_DTYPES, order="C", accept_sparse="csr"
+        )
         y_target = np.asarray(y_target)
         if y_target.shape != (X.shape[0],):
             raise ValueError(
@@ -402,6 +406,7 @@ class AdversarialPerturbationTransformer(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
+        tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float32", "float64"]
         return tags
 
@@ -514,4 +519,5 @@ class AdversarialPerturbationSampler(MetaEstimatorMixin, _NestedDefaultsMixin, B
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
+        tags.input_tags.sparse = True
         return tags

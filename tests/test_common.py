@@ -71,13 +71,15 @@ _TRANSFORMER_FAILURES = {
 }
 
 
+_PLC_WEIGHTS = (
+    "Every row gets its own drawn target label and adversarial example: a "
+    "row repeated k times draws k targets, a row of weight k one, so g "
+    "learns from different data. (The targets are also balanced over the "
+    "rows, whatever their weights.)"
+)
 _PLC_FAILURES = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "Every row gets its own drawn target label and adversarial example: a "
-        "row repeated k times draws k targets, a row of weight k one, so g "
-        "learns from different data. (The targets are also balanced over the "
-        "rows, whatever their weights.)"
-    ),
+    "check_sample_weight_equivalence_on_dense_data": _PLC_WEIGHTS,
+    "check_sample_weight_equivalence_on_sparse_data": _PLC_WEIGHTS,
 }
 
 

@@ -12,7 +12,11 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder, StandardScaler
 
-from sklearn_pertlearn import WideTwoLayerNetClassifier
+from sklearn_pertlearn import (
+    AdversarialPerturbationTransformer,
+    PerturbationLearningClassifier,
+    WideTwoLayerNetClassifier,
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +99,30 @@ def test_one_hot_columns_through_a_column_transformer():
     scores = cross_val_score(model, frame, y, cv=3)
     # Measured: 0.97; the rule is one island crossed with one threshold.
     assert scores.mean() > 0.9
+
+
+@pytest.mark.parametrize("base", ["none", "data"])
+def test_perturbation_learning_on_sparse_data_equals_dense(half_sparse, base):
+    # Sparse rows are scaled without centring (StandardScaler(with_mean=False));
+    # dense rows given the same scaler must give the same f, attack and g.
+    X, y = half_sparse
+    f = WideTwoLayerNetClassifier(64, solver="sgd", max_epochs=30, dtype="float64")
+    sparse = PerturbationLearningClassifier(f, base=base, random_state=0).fit(sp.csr_matrix(X), y)
+    assert sparse.scaler_.with_mean is False
+    dense = make_pipeline(
+        StandardScaler(with_mean=False),
+        PerturbationLearningClassifier(f, base=base, standardize=False, random_state=0),
+    ).fit(X, y)
+    np.testing.assert_allclose(
+        sparse.decision_function(sp.csr_matrix(X)), dense.decision_function(X), rtol=1e-8,
+        atol=1e-8,
+    )
+    # Measured: kappa 0.67 (base="data") and above; 0.5 is where the judge warns.
+    assert sparse.agreement_kappa_ > 0.6
+    # The attack alone takes sparse rows too, in bounded dense batches.
+    attack = AdversarialPerturbationTransformer(
+        f.set_params(random_state=0), epsilon=0.5, base=base, batch_size=100, random_state=0
+    )
+    X_adv, _ = attack.fit_resample(sp.csr_matrix(X), y)
+    X_adv_dense, _ = attack.fit_resample(X, y)
+    np.testing.assert_allclose(X_adv, X_adv_dense, rtol=1e-8, atol=1e-10)
