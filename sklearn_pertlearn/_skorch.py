@@ -191,13 +191,19 @@ class ClosedFormNet(NeuralNet):
         Seed of the mini-batch order. Each call of ``fit_loop`` draws its
         order from this seed and the number of epochs already trained, so
         that successive ``partial_fit`` calls do not replay one order.
+    alpha : float, default=0.0
+        Strength of ``MLPClassifier``'s L2 penalty on the first layer's
+        weights: ``alpha / 2 * ||W||^2`` over the rows of the batch joins
+        the loss, ``alpha * W`` over those rows its gradient (the biases, as
+        MLP's intercepts, are not penalised).
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
     """
 
-    def __init__(self, *args, shuffle_seed=0, **kwargs):
+    def __init__(self, *args, shuffle_seed=0, alpha=0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.shuffle_seed = shuffle_seed
+        self.alpha = alpha
 
     def __setstate__(self, state):
         # A CUDA device beyond this machine's count cannot be loaded on (torch:
@@ -255,6 +261,10 @@ class ClosedFormNet(NeuralNet):
                 # f is positively homogeneous of degree 1 in every neuron's
                 # (w_k, b_k), so a loss linear in f equals <theta, dL/dtheta>.
                 loss = (params[0] * grads[0]).sum() + torch.dot(params[1], grads[1])
+            if self.alpha:
+                rows = y.shape[0]
+                loss = loss + 0.5 * self.alpha / rows * params[0].square().sum()
+                grads = (grads[0].add(params[0], alpha=self.alpha / rows), grads[1])
             if self.grad_callbacks_:
                 # As skorch's own train_step: the gradients in param.grad for
                 # the callbacks (which may change them, as gradient clipping
@@ -317,6 +327,7 @@ def build_net(
     validation_fraction=0.1,
     split_seed=0,
     callbacks=None,
+    alpha=0.0,
 ):
     """Return an initialized :class:`ClosedFormNet` of the paper's network.
 
@@ -382,6 +393,7 @@ def build_net(
         device=str(device),
         verbose=0,
         shuffle_seed=shuffle_seed,
+        alpha=alpha,
     ).initialize()
 
 

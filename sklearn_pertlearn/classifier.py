@@ -44,7 +44,7 @@ _ARCHITECTURE = ("hidden_dim", "slope", "dtype")
 _OPTIMIZATION = (
     "loss", "solver", "lr", "momentum", "batch_size", "lr_scheduler", "class_weight", "verbose",
     "precision", "tol", "n_iter_no_change", "early_stopping", "validation_fraction", "device",
-    "callbacks",
+    "callbacks", "alpha",
 )
 
 # What lr="auto" and batch_size="auto" mean for each solver (the tuple's
@@ -189,6 +189,13 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
 
     validation_fraction : float, default=0.1
         Share of the training rows held out by ``early_stopping``.
+
+    alpha : float, default=0.0
+        Strength of the L2 penalty on the first layer's weights, as
+        ``MLPClassifier``'s: ``alpha / 2 * ||W||^2`` over the rows of each
+        batch joins the loss, as a weight decay of ``alpha / rows`` in the
+        closed-form step; the biases are not penalised. 0, the paper's, adds
+        nothing (``MLPClassifier``'s default is 1e-4).
 
     callbacks : list or None, default=None
         skorch callbacks (or ``(name, callback)`` pairs) that the net runs
@@ -351,6 +358,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Number(numbers.Real, 0, 1, closed="neither")],
         "callbacks": [list, None],
+        "alpha": [Number(numbers.Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -377,6 +385,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         early_stopping=False,
         validation_fraction=0.1,
         callbacks=None,
+        alpha=0.0,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -399,6 +408,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.callbacks = callbacks
+        self.alpha = alpha
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -711,6 +721,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
             validation_fraction=self.validation_fraction,
             # Copies, so that the state a fit leaves in them stays with net_.
             callbacks=copy.deepcopy(self.callbacks),
+            alpha=self.alpha,
         )
 
     def _stops_on_convergence(self):

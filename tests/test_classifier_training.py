@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from _reference import (
     _assert_trained_as,
     _from_scratch_fit,
+    _from_scratch_loss,
     _repeat_vs_weigh,
     _sgd,
 )
@@ -383,3 +384,33 @@ def test_skorch_callbacks_run_and_see_the_gradients(binary_data):
         **params,
     ).fit(X, y)
     assert stopped.n_iter_ == 3
+
+
+def test_alpha_is_mlp_classifiers_l2_penalty(binary_data):
+    # alpha / 2 * ||W||^2 / rows joins the loss of every batch, so one
+    # full-batch SGD step equals the reference's on that penalised loss.
+    X, y = binary_data
+    alpha = 3.0
+    params = dict(hidden_dim=10, solver="sgd", lr=0.05, lr_scheduler=None, dtype="float64")
+    initial = WideTwoLayerNetClassifier(max_epochs=0, random_state=0, **params).fit(X, y).module_
+    clf = WideTwoLayerNetClassifier(max_epochs=3, alpha=alpha, random_state=0, **params)
+    clf.fit(X, y)
+    weight = initial.weight.detach().clone().requires_grad_()
+    bias = initial.bias.detach().clone().requires_grad_()
+    optimizer = torch.optim.SGD([weight, bias], lr=0.05, momentum=0.9)
+    X_t, y_t = torch.as_tensor(X), torch.as_tensor(y)
+    for _ in range(3):
+        f = F.leaky_relu(X_t @ weight.T + bias, 0.0) @ initial.readout
+        loss = _from_scratch_loss(f, y_t, "logistic", None)
+        loss = loss + 0.5 * alpha / len(X) * weight.square().sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    torch.testing.assert_close(clf.module_.weight.detach(), weight.detach())
+    torch.testing.assert_close(clf.module_.bias.detach(), bias.detach())
+    # The recorded loss of the first epoch is the penalised one, at the start.
+    f0 = F.leaky_relu(X_t @ initial.weight.T + initial.bias, 0.0) @ initial.readout
+    penalised = _from_scratch_loss(f0, y_t, "logistic", None) + 0.5 * alpha / len(X) * (
+        initial.weight.square().sum()
+    )
+    assert clf.loss_curve_[0] == pytest.approx(float(penalised), rel=1e-10)
