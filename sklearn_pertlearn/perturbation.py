@@ -217,7 +217,10 @@ def _class_index(labels, classes, name):
 
 
 def _check_attack_input(X, target, clip):
-    X = check_array(X, accept_sparse="csr", dtype=FLOAT_DTYPES) if issparse(X) else check_float_array(X)
+    if issparse(X):
+        X = check_array(X, accept_sparse="csr", dtype=FLOAT_DTYPES)
+    else:
+        X = check_float_array(X)
     target = np.asarray(target)
     if target.shape != (X.shape[0],):
         raise ValueError(

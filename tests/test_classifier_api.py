@@ -126,8 +126,10 @@ def test_bad_inputs_raise_clear_errors(binary_data):
             clf.fit(X_bad, y)
     with pytest.raises(ValueError, match="only one class"):
         clf.fit(X, np.zeros_like(y))
-    with pytest.raises(TypeError, match="dense data is required"):
-        clf.fit(scipy.sparse.csr_matrix(X), y)
+    sparse_bad = scipy.sparse.csr_matrix(X)
+    sparse_bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        clf.fit(sparse_bad, y)
     clf.fit(X, y)
     with pytest.raises(ValueError, match="X has 5 features, but .* is expecting 6"):
         clf.predict(X[:, :5])
