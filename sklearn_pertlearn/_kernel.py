@@ -27,6 +27,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from ._memory import row_chunks
+from ._precision import own_products
 from ._network import leaky_relu_derivative_
 from ._validation import check_float_array, check_n_features, to_tensor
 
@@ -109,11 +110,11 @@ def query_batches(n_queries, row_bytes, device_type="cpu"):
 
 
 def _in_own_dtype(function):
-    """Run ``function`` with autocast off on the device of its first argument."""
+    """Run ``function`` with the library's own products on the device of its first argument."""
 
     @functools.wraps(function)
     def wrapper(X, *args, **kwargs):
-        with torch.autocast(X.device.type, enabled=False):
+        with own_products(X.device.type):
             return function(X, *args, **kwargs)
 
     return wrapper

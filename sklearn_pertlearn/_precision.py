@@ -9,6 +9,7 @@ authors trained with Lightning's ``precision=16``, which is ``"16-mixed"``.
 """
 
 import warnings
+from contextlib import contextmanager
 from functools import cache
 
 import torch
@@ -111,3 +112,55 @@ def to_product_dtype(X, dtype, owner, precision):
             "precision='bf16-mixed' or '32-true'."
         )
     return products
+
+
+# torch's global switches that let CUDA round float32 products to TF32, and
+# reduce or accumulate float16 / bfloat16 products in reduced precision;
+# cuBLAS splits the weight gradient's reduction over all N rows, where that
+# precision is lost. (allow_fp16_accumulation came with torch 2.7.)
+_CUDA_MATMUL_FLAGS = tuple(
+    flag
+    for flag in (
+        "allow_tf32",
+        "allow_fp16_reduced_precision_reduction",
+        "allow_bf16_reduced_precision_reduction",
+        "allow_fp16_accumulation",
+    )
+    if hasattr(torch.backends.cuda.matmul, flag)
+)
+
+
+@contextmanager
+def own_products(device_type):
+    """Run a block with the library's own numerics, whatever the caller set.
+
+    A caller's ``torch.autocast`` is switched off, and on CUDA the products
+    are exact to their types: float32 without TF32, 16-bit products reduced
+    in float32. The global settings come back when the block ends.
+
+    Parameters
+    ----------
+    device_type : str
+        ``"cpu"`` or ``"cuda"``: the device of the block's tensors.
+
+    Examples
+    --------
+    >>> import torch
+    >>> with torch.autocast("cpu", dtype=torch.bfloat16):
+    ...     with own_products("cpu"):
+    ...         torch.is_autocast_enabled("cpu")
+    False
+    """
+    with torch.autocast(device_type, enabled=False):
+        if device_type != "cuda":
+            yield
+            return
+        matmul = torch.backends.cuda.matmul
+        saved = {flag: getattr(matmul, flag) for flag in _CUDA_MATMUL_FLAGS}
+        try:
+            for flag in _CUDA_MATMUL_FLAGS:
+                setattr(matmul, flag, False)
+            yield
+        finally:
+            for flag, value in saved.items():
+                setattr(matmul, flag, value)

@@ -32,7 +32,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from ._memory import chunk_rows, row_chunks
 from ._network import MarginLoss, TwoLayerNetwork
 from ._optim import SGD, Adam, optimizer_step
-from ._precision import PRODUCT_DTYPES, to_product_dtype
+from ._precision import PRODUCT_DTYPES, own_products, to_product_dtype
 from ._threads import thread_limit
 from ._validation import SEED_BOUND, to_tensor
 
@@ -290,7 +290,7 @@ class ClosedFormNet(NeuralNet):
 
 @contextmanager
 def _own_numerics(module, work):
-    """Run a block on ``module``'s terms: no autograd, no caller's autocast, sized threads.
+    """Run a block on ``module``'s terms: no autograd, the library's own products, sized threads.
 
     Parameters
     ----------
@@ -300,7 +300,7 @@ def _own_numerics(module, work):
         Multiply-adds of the block's largest matrix product.
     """
     device_type = module.weight.device.type
-    with torch.no_grad(), torch.autocast(device_type, enabled=False), thread_limit(work):
+    with torch.no_grad(), own_products(device_type), thread_limit(work):
         yield
 
 

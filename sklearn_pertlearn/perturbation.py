@@ -28,6 +28,7 @@ from sklearn.utils._param_validation import validate_parameter_constraints, vali
 
 from ._constraints import ATTACK, BASE, TARGETS
 from ._network import identity_gradient, signed_targets
+from ._precision import own_products
 from ._threads import attack_work, limit_threads
 from ._validation import FLOAT_DTYPES, check_float_array, check_n_features, to_tensor
 
@@ -109,7 +110,7 @@ def module_outputs(module, X):
     n_outputs = getattr(module, "n_outputs", None)
     if n_outputs is None:
         dtype, device = _module_dtype_and_device(module)
-        with torch.no_grad(), torch.autocast(device.type, enabled=False):
+        with torch.no_grad(), own_products(device.type):
             probe = module(_dense_rows(X, slice(0, 1), dtype, device))
         n_outputs = 1 if probe.dim() == 1 else probe.shape[1]
     return n_outputs
@@ -337,8 +338,8 @@ def _perturb(module, X, target, *, epsilon, norm, steps, step_size, clip, batch_
     # Each batch is written into the result as it is done, so that memory
     # holds the result and one batch, whatever the number of rows.
     perturbation = np.empty(X.shape, dtype=X.dtype)
-    # The caller's autocast must not round the attack's products to 16 bits.
-    with torch.autocast(device.type, enabled=False):
+    # The caller's autocast (or TF32) must not round the attack's products.
+    with own_products(device.type):
         for start in range(0, X.shape[0], batch_size):
             x = _dense_rows(X, slice(start, start + batch_size), dtype, device)
             t = to_tensor(target[start : start + batch_size], torch.int64, device)

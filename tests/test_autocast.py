@@ -34,3 +34,25 @@ def test_fits_predictions_and_attacks_ignore_a_callers_autocast():
     for got, want in zip(inside, outside):
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)
+
+
+def test_cuda_products_are_exact_within_the_library_and_restored_after():
+    # The switches are torch's globals, settable on a CPU build too: within
+    # the library's CUDA blocks TF32 and reduced-precision reductions are
+    # off, and the caller's settings come back.
+    from sklearn_pertlearn._precision import _CUDA_MATMUL_FLAGS, own_products
+
+    matmul = torch.backends.cuda.matmul
+    assert "allow_tf32" in _CUDA_MATMUL_FLAGS
+    saved = {flag: getattr(matmul, flag) for flag in _CUDA_MATMUL_FLAGS}
+    try:
+        for flag in _CUDA_MATMUL_FLAGS:
+            setattr(matmul, flag, True)
+        with own_products("cuda"):
+            assert not any(getattr(matmul, flag) for flag in _CUDA_MATMUL_FLAGS)
+        assert all(getattr(matmul, flag) for flag in _CUDA_MATMUL_FLAGS)
+        with own_products("cpu"):
+            assert all(getattr(matmul, flag) for flag in _CUDA_MATMUL_FLAGS)
+    finally:
+        for flag, value in saved.items():
+            setattr(matmul, flag, value)
