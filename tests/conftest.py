@@ -32,3 +32,10 @@ def multiclass_data():
     """Standardized iris: 150 samples, 4 features, 3 classes."""
     X, y = load_iris(return_X_y=True)
     return StandardScaler().fit_transform(X), y
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "simulated_cuda(what): runs `what` on a simulated CUDA device "
+        "(tests/test_simulated_cuda.py)"
+    )
