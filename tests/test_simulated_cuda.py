@@ -39,8 +39,8 @@ ask it for something before the dispatcher is reached: the Python bindings of
 ``item``/``float``/``bool``, indexing, ``copy_``, ``contiguous`` and
 ``new_tensor`` guard the tensor's device (overridden on the subclass, through
 the dispatcher), ``torch.tensor`` of Python data skips the Python dispatch,
-and ``Tensor.to("cuda")`` asks for the current device (both handled by a
-``TorchFunctionMode``). ``torch.cuda.is_available``, ``device_count``,
+``torch.sparse_csr_tensor`` guards its device, and ``Tensor.to("cuda")`` asks
+for the current device (these three handled by a ``TorchFunctionMode``). ``torch.cuda.is_available``, ``device_count``,
 ``current_device``, ``get_device_capability`` and the lazy CUDA
 initialisation are patched for the duration of a test, with two devices.
 
@@ -58,8 +58,7 @@ Limits: what a real GPU still checks that this does not
   for other modules is not simulated.
 * torch's choices by tensor type: Adam's default ``foreach`` implementation is
   picked only for plain CUDA tensors, so the single-tensor one runs here.
-* Sparse CUDA tensors (scipy input on a GPU), pickling a GPU model and
-  loading it without one, ``torch.cuda`` calls that are not patched here, and
+* Pickling a GPU model and loading it without one, ``torch.cuda`` calls that are not patched here, and
   kernels that would run on the current device instead of their tensors'
   (a C++ matter that the Python dispatch does not see).
 * Stricter than CUDA in one place: indexing a device tensor with a CPU index
@@ -74,6 +73,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 import torch
+from scipy import sparse
 from sklearn.datasets import load_iris, make_blobs
 from sklearn.preprocessing import StandardScaler
 from torch.overrides import TorchFunctionMode
@@ -154,9 +154,13 @@ class SimulatedCudaTensor(torch.Tensor):
 
     @staticmethod
     def __new__(cls, data, device):
+        strided = (
+            {"strides": data.stride(), "storage_offset": data.storage_offset()}
+            if data.layout == torch.strided else {}
+        )
         tensor = torch.Tensor._make_wrapper_subclass(
-            cls, data.size(), strides=data.stride(), storage_offset=data.storage_offset(),
-            dtype=data.dtype, layout=data.layout, device=device, requires_grad=False,
+            cls, data.size(), **strided, dtype=data.dtype, layout=data.layout, device=device,
+            requires_grad=False,
         )
         tensor.data_ = data
         return tensor
@@ -434,8 +438,9 @@ class _PythonEntryPoints(TorchFunctionMode):
       from the CUDA runtime in some Python bindings (``Tensor.to("cuda")``):
       it is given the simulated current index here.
     * ``torch.tensor`` and ``torch.as_tensor`` of Python data are built with
-      the Python dispatch off, so that they would reach the CUDA kernels:
-      they are built on the CPU and then copied to the device.
+      the Python dispatch off, so that they would reach the CUDA kernels, and
+      ``torch.sparse_csr_tensor`` guards the device in its binding: they are
+      built in host memory and then copied to the device.
     """
 
     def __init__(self, current):
@@ -452,12 +457,18 @@ class _PythonEntryPoints(TorchFunctionMode):
             kwargs = dict(kwargs, device=torch.device("cuda", self.current))
         device = kwargs.get("device")
         if (
-            func in (torch.tensor, torch.as_tensor)
-            and device is not None
+            device is not None
             and torch.device(device).type == "cuda"
-            and not isinstance(args[0], torch.Tensor)
+            and (
+                func in (torch.tensor, torch.as_tensor)
+                and not isinstance(args[0], torch.Tensor)
+                or func is torch.sparse_csr_tensor
+            )
         ):
-            return func(*args, **dict(kwargs, device="cpu")).to(device)
+            # Made in host memory (not work on the CPU), then copied over.
+            with _pop_mode_temporarily():
+                on_host = func(*args, **dict(kwargs, device="cpu"))
+            return on_host.to(device)
         return func(*args, **kwargs)
 
 
@@ -598,6 +609,25 @@ def test_partial_fit_and_mini_batches_on_the_device(sim):
                                         device="cuda:1", random_state=0).fit(X, y)
     _on_device(stopped.module_)
     _numpy(stopped.predict(X))
+
+
+@simulates("scipy CSR input: torch sparse CSR batches on the device, fit, predict, attack")
+@pytest.mark.parametrize("batch_size", [None, 16], ids=["full-batch", "mini-batch"])
+def test_sparse_input_on_the_device(sim, data, batch_size):
+    X, y = data
+    X = sparse.csr_matrix(X)
+    weights = np.linspace(0.5, 2.0, len(y))
+    params = {"hidden_dim": 30, "max_epochs": 3, "batch_size": batch_size, "random_state": 0}
+    clf = WideTwoLayerNetClassifier(device="cuda:1", **params).fit(X, y, sample_weight=weights)
+    _on_device(clf.module_)
+    proba = clf.predict_proba(X)
+    attack = AdversarialPerturbationTransformer(clf, epsilon=0.5, prefit=True, random_state=0)
+    X_adv, _ = attack.fit_resample(X, y)
+    _numpy(proba, X_adv)
+    with _no_simulation():
+        cpu = WideTwoLayerNetClassifier(**params).fit(X, y, sample_weight=weights)
+        expected = cpu.predict_proba(X)
+    np.testing.assert_allclose(proba, expected, rtol=1e-5, atol=1e-6)
 
 
 # --- the attack ----------------------------------------------------------------
