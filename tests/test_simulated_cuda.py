@@ -29,6 +29,9 @@ operation while it is active, factory functions included:
 * work on CPU tensors is recorded by the line of the library that did it, and
   fails the test unless :data:`HOST_WORK` lists that line with its reason; work
   on another CUDA device than the requested one fails too;
+* matrix products on the device are recorded where ``torch.backends.cuda.matmul``
+  allows TF32 or reduced-precision 16-bit reductions at the time (the
+  library's own numerics context switches both off);
 * host syncs are counted by library function: ``.item()``, ``float()``,
   ``bool()`` of a device tensor (``aten._local_scalar_dense``), device-to-host
   copies, ``torch.equal``, ``nonzero``, boolean masks and the other operations
@@ -47,7 +50,8 @@ initialisation are patched for the duration of a test, with two devices.
 Limits: what a real GPU still checks that this does not
 --------------------------------------------------------
 * The numbers are the CPU kernels' numbers: CUDA's own kernels, their
-  rounding, 16-bit products on tensor cores and TF32 are not run, and
+  rounding, 16-bit products on tensor cores and TF32 are not run (only the
+  flags that would allow them are checked), and
   ``get_device_capability`` is patched (bf16 is always allowed).
 * Time and memory: asynchronous execution, streams, what a sync costs (here
   they are only counted), out-of-memory errors and the chunk sizes' effect.
@@ -131,6 +135,13 @@ _SYNCING = {aten._local_scalar_dense.default, aten.equal.default, aten.is_nonzer
             aten.nonzero.default, aten.masked_select.default, aten._unique2.default,
             aten.unique_dim.default, aten.unique_consecutive.default,
             aten.repeat_interleave.Tensor}
+
+#: Matrix products: on CUDA their rounding follows torch.backends.cuda.matmul's flags.
+_PRODUCTS = {aten.mm.default, aten.addmm.default, aten.bmm.default, aten.baddbmm.default,
+             aten.mv.default, aten.addmv.default, aten.dot.default, aten.mm.out,
+             aten.addmm.out}
+_MATMUL_FLAGS = ("allow_tf32", "allow_fp16_reduced_precision_reduction",
+                 "allow_bf16_reduced_precision_reduction")
 
 #: The simulation that is running (indexing reaches it through this).
 _MODE = None
@@ -271,6 +282,9 @@ class SimulatedCuda(TorchDispatchMode):
         Operations on CPU tensors: the op and the library line.
     mismatches : list of str
         Every device mismatch, also those that something caught.
+    loose_products : list of (str, tuple)
+        Matrix products on the device that ran while ``torch.backends.cuda.matmul``
+        allowed TF32 or reduced-precision 16-bit reductions, and where.
     device_ops : int
         Operations that ran on the simulated device.
     """
@@ -281,6 +295,7 @@ class SimulatedCuda(TorchDispatchMode):
         self.syncs, self.host_to_device, self.host_work, self.mismatches = [], [], [], []
         self.device_ops = 0
         self.devices_used = set()
+        self.loose_products = []
 
     def resolve(self, device):
         device = torch.device(device)
@@ -346,6 +361,11 @@ class SimulatedCuda(TorchDispatchMode):
         if len(devices) > 1:
             self._mismatch(func, devices)
         device = devices.pop() if devices else torch.device("cpu")
+        if func in _PRODUCTS and device.type == "cuda":
+            matmul = torch.backends.cuda.matmul
+            loose = [flag for flag in _MATMUL_FLAGS if getattr(matmul, flag, False)]
+            if loose:
+                self.loose_products.append((f"{func} with {', '.join(loose)}", _library_line()))
         if func in _SYNCING and device.type == "cuda":
             self.syncs.append((str(func), _library_line()))
         out = func(*tree_map(_data, args), **tree_map(_data, kwargs))
@@ -742,6 +762,39 @@ def test_mixed_precision_on_the_device(sim, data, precision):
         expected = WideTwoLayerNetClassifier(**params).fit(X, y).predict_proba(X)
     # The products in 16 bits (on the CPU's kernels here), the rest in float32.
     np.testing.assert_allclose(proba, expected, atol=1e-3)
+
+
+@contextmanager
+def _loose_matmul():
+    """Allow TF32 and reduced-precision reductions in CUDA products, as a caller may."""
+    matmul = torch.backends.cuda.matmul
+    saved = {flag: getattr(matmul, flag) for flag in _MATMUL_FLAGS if hasattr(matmul, flag)}
+    try:
+        for flag in saved:
+            setattr(matmul, flag, True)
+        yield
+    finally:
+        for flag, value in saved.items():
+            setattr(matmul, flag, value)
+
+
+@simulates("the library's own numerics on CUDA: no TF32 or reduced 16-bit reductions "
+           "in its products, whatever the caller allows")
+def test_products_on_the_device_are_exact_to_their_types(monkeypatch, data):
+    X, y = data
+    with _loose_matmul(), simulated_cuda(monkeypatch) as mode:
+        assert torch.backends.cuda.matmul.allow_tf32
+        clf = WideTwoLayerNetClassifier(hidden_dim=20, max_epochs=3, device="cuda:1",
+                                        random_state=0).fit(X, y)
+        clf.predict_proba(X)
+        targeted_perturbation(clf.module_, X, y, epsilon=0.5, steps=2)
+        hat_g(X, 2 * y - 1, X[:5], 0.1 * X, device="cuda:1")
+        LazyRegimeClassifier(device="cuda:1").fit(X, y).predict(X)
+        # The harness sees a product outside the library's context.
+        torch.ones(2, 2, device="cuda:1") @ torch.ones(2, 2, device="cuda:1")
+    mode.check()
+    assert [where for where, line in mode.loose_products if line is not None] == []
+    assert len(mode.loose_products) == 1
 
 
 # --- host syncs ------------------------------------------------------------------
