@@ -542,11 +542,8 @@ class StratifiedRowSplit:
             stratify=labels,
             random_state=self.seed,
         )
-        return tuple(
-            Dataset(_take(dataset.X, torch.as_tensor(part, device=dataset.y.device)),
-                    dataset.y[torch.as_tensor(part, device=dataset.y.device)])
-            for part in (train, valid)
-        )
+        parts = (torch.as_tensor(part, device=dataset.y.device) for part in (train, valid))
+        return tuple(Dataset(_take(dataset.X, rows), dataset.y[rows]) for rows in parts)
 
 
 class ValidAccuracy(Callback):
