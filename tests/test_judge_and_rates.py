@@ -63,8 +63,8 @@ def test_imbalanced_binary_g_takes_fs_threshold():
     assert abs(rates[0] - rates[1]) <= 1 / len(X_train)
 
 
-def test_imbalanced_three_classes_get_offsets_per_class():
-    X_train, X_test, y_train, y_test = _split([0.8, 0.15, 0.05], n_classes=3)
+def _without_and_with_the_shift(X_train, X_test, y_train):
+    """The same fit with match_rates False and True, and each one's agreement with f on X_test."""
     before, _ = _fit_quietly(
         PerturbationLearningClassifier(_small(), match_rates=False, random_state=0),
         X_train, y_train,
@@ -72,6 +72,13 @@ def test_imbalanced_three_classes_get_offsets_per_class():
     after, _ = _fit_quietly(clone(before).set_params(match_rates=True), X_train, y_train)
     f = after.source_estimator_
     agreement = [agreement_score(f.predict(X_test), m.predict(X_test)) for m in (before, after)]
+    return after, agreement
+
+
+def test_imbalanced_three_classes_get_offsets_per_class():
+    X_train, X_test, y_train, y_test = _split([0.8, 0.15, 0.05], n_classes=3)
+    after, agreement = _without_and_with_the_shift(X_train, X_test, y_train)
+    f = after.source_estimator_
     # Measured: 0.48 before, 0.91 after.
     assert agreement[0] < 0.65 and agreement[1] > 0.85
     assert after.offsets_.shape == (3,) and np.count_nonzero(after.offsets_) == 3
@@ -84,13 +91,7 @@ def test_balanced_data_is_unchanged():
     # Two balanced classes: f and g predict each class about half the time,
     # so the shift is small and the agreement moves by at most 0.01.
     X_train, X_test, y_train, y_test = _split([0.5])
-    before, _ = _fit_quietly(
-        PerturbationLearningClassifier(_small(), match_rates=False, random_state=0),
-        X_train, y_train,
-    )
-    after, _ = _fit_quietly(clone(before).set_params(match_rates=True), X_train, y_train)
-    f = after.source_estimator_
-    agreement = [agreement_score(f.predict(X_test), m.predict(X_test)) for m in (before, after)]
+    after, agreement = _without_and_with_the_shift(X_train, X_test, y_train)
     assert agreement[1] >= agreement[0] - 0.01
     assert after.agreement_kappa_ > 0.85
 
