@@ -575,13 +575,18 @@ class EpochTrainLoss(Callback):
     Batches count by their total sample weight, or by their size without
     sample weights. skorch's ``PassthroughScoring`` does the same through
     several history look-ups per epoch; with thousands of one-step epochs
-    those dominate.
+    those dominate. A batch's total weight stays a tensor until the epoch
+    needs it, and a full-batch epoch never does: no host sync per batch for
+    it, which on a GPU waits for the step.
     """
 
     def on_batch_end(self, net, batch, training, **kwargs):
         sample_weight = unpack_batch(batch)[2]
         if training and sample_weight is not None:
-            net.history.record_batch("train_weight", float(sample_weight.sum()))
+            self.weights_.append(sample_weight.sum())
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.weights_ = []
 
     def on_epoch_end(self, net, **kwargs):
         epoch = net.history[-1]
@@ -590,10 +595,14 @@ class EpochTrainLoss(Callback):
         if len(batches) == 1:
             loss = batches[0]["train_loss"]
         else:
-            key = "train_weight" if "train_weight" in batches[0] else "train_batch_size"
-            total = sum(batch[key] for batch in batches)
-            loss = sum(batch["train_loss"] * batch[key] for batch in batches) / max(total, 1e-300)
+            if self.weights_:
+                sizes = torch.stack(self.weights_).tolist()  # one sync for the epoch
+            else:
+                sizes = [batch["train_batch_size"] for batch in batches]
+            losses = [batch["train_loss"] for batch in batches]
+            loss = sum(l * s for l, s in zip(losses, sizes)) / max(sum(sizes), 1e-300)
         epoch["train_loss"] = loss
+        self.weights_ = []
 
 
 class PlateauScheduler(Callback):
