@@ -435,3 +435,25 @@ def test_reproduce_a_map_writes_its_run_once(tmp_path):
     assert len(output.read_text().splitlines()) == 2
     with pytest.raises(ValueError, match="Unknown figure 'sG-c'"):
         reproduce("sG-c")
+
+
+def test_local_runs_on_cuda_spread_over_the_gpus(monkeypatch):
+    # Simulated: two visible GPUs. Runs that share f stay on one GPU, the
+    # next f goes to the next; indexed devices, one job and a cluster are
+    # left as asked.
+    from sklearn_pertlearn.experiments import _execution
+
+    monkeypatch.setattr(_execution.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(_execution.torch.cuda, "device_count", lambda: 2)
+    cuda = replace(TINY, device="cuda")
+    runs = [
+        replace(cuda, lr_g=0.1),  # f of width 100
+        replace(cuda, lr_g=1.0),  # the same f
+        replace(cuda, hidden_dim=10),  # another f
+        replace(cuda, hidden_dim=20),  # a third
+        replace(TINY, device="cuda:1", hidden_dim=30),
+    ]
+    devices = [run.device for run in _execution._spread_over_gpus(runs, 2, None)]
+    assert devices == ["cuda:0", "cuda:0", "cuda:1", "cuda:0", "cuda:1"]
+    assert _execution._spread_over_gpus(runs, 1, None) == runs
+    assert _execution._spread_over_gpus(runs, 2, "tcp://127.0.0.1:8786") == runs

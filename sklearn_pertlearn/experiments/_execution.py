@@ -5,7 +5,7 @@ import shutil
 import tempfile
 import warnings
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -84,6 +84,29 @@ def _run_or_fail(config, memory):
         elif unconverged is None:
             unconverged = str(warning.message)
     return (config, *outcome, unconverged)
+
+
+def _spread_over_gpus(configs, n_jobs, scheduler):
+    """Give the runs of ``device="cuda"`` the visible GPUs in turn, by their f.
+
+    Local workers would all open their context on the first GPU; runs that
+    share f go to one GPU, so that f's cache serves them. A cluster's
+    workers each see the GPUs they were started with (``CUDA_VISIBLE_DEVICES``,
+    see :ref:`scaling`), and ``"cuda:N"`` is kept as asked.
+    """
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if scheduler is not None or count < 2 or n_jobs in (None, 1):
+        return configs
+    gpus = {}
+    spread = []
+    for config in configs:
+        if config.device != "cuda":
+            spread.append(config)
+            continue
+        f_key = tuple(getattr(config, name) for name in _F_FIELDS)
+        gpu = gpus.setdefault(f_key, len(gpus) % count)
+        spread.append(replace(config, device=f"cuda:{gpu}"))
+    return spread
 
 
 def _cache_friendly_order(configs):
@@ -209,7 +232,9 @@ def run_experiments(
     n_jobs : int, default=None
         Number of parallel jobs, as in scikit-learn; None means 1, or all the
         workers of a cluster. Each local worker runs torch with
-        ``cpu_count // n_jobs`` threads (joblib's rule).
+        ``cpu_count // n_jobs`` threads (joblib's rule). On a machine of
+        several GPUs, local runs of ``device="cuda"`` go to the GPUs in
+        turn (the runs that share f to one), instead of all to the first.
     scheduler : str, default=None
         Address of a ``dask.distributed`` scheduler (for example
         ``"tcp://10.0.0.5:8786"``): the runs go through joblib's dask backend.
@@ -271,7 +296,9 @@ def run_experiments(
                     initargs=(os.getpid(),),
                 )(
                     delayed(_run_or_fail)(config, cache)
-                    for config in _cache_friendly_order(todo)
+                    for config in _spread_over_gpus(
+                        _cache_friendly_order(todo), n_jobs, scheduler
+                    )
                 )
                 for config, result, error, unconverged in runs:
                     if error is None:
