@@ -600,7 +600,8 @@ class EpochTrainLoss(Callback):
             else:
                 sizes = [batch["train_batch_size"] for batch in batches]
             losses = [batch["train_loss"] for batch in batches]
-            loss = sum(l * s for l, s in zip(losses, sizes)) / max(sum(sizes), 1e-300)
+            total = sum(batch_loss * size for batch_loss, size in zip(losses, sizes))
+            loss = total / max(sum(sizes), 1e-300)
         epoch["train_loss"] = loss
         self.weights_ = []
 

@@ -43,9 +43,10 @@ ask it for something before the dispatcher is reached: the Python bindings of
 ``new_tensor`` guard the tensor's device (overridden on the subclass, through
 the dispatcher), ``torch.tensor`` of Python data skips the Python dispatch,
 ``torch.sparse_csr_tensor`` guards its device, and ``Tensor.to("cuda")`` asks
-for the current device (these three handled by a ``TorchFunctionMode``). ``torch.cuda.is_available``, ``device_count``,
-``current_device``, ``get_device_capability`` and the lazy CUDA
-initialisation are patched for the duration of a test, with two devices.
+for the current device (these three handled by a ``TorchFunctionMode``).
+``torch.cuda.is_available``, ``device_count``, ``current_device``,
+``get_device_capability`` and the lazy CUDA initialisation are patched for
+the duration of a test, with two devices.
 
 Limits: what a real GPU still checks that this does not
 --------------------------------------------------------
@@ -62,9 +63,10 @@ Limits: what a real GPU still checks that this does not
   for other modules is not simulated.
 * torch's choices by tensor type: Adam's default ``foreach`` implementation is
   picked only for plain CUDA tensors, so the single-tensor one runs here.
-* Pickling a GPU model and loading it without one, ``torch.cuda`` calls that are not patched here, and
-  kernels that would run on the current device instead of their tensors'
-  (a C++ matter that the Python dispatch does not see).
+* Pickling a GPU model and loading it without one, ``torch.cuda`` calls that
+  are not patched here, and kernels that would run on the current device
+  instead of their tensors' (a C++ matter that the Python dispatch does not
+  see).
 * Stricter than CUDA in one place: indexing a device tensor with a CPU index
   tensor, which CUDA accepts with a copy, is reported as a mismatch.
 """
