@@ -445,6 +445,10 @@ def train(
     -------
     losses : list of float
         Training loss of every epoch of this call.
+    X_device : torch.Tensor, SparseRows or None
+        ``X`` as it was uploaded to the device of the weights, for
+        :func:`decision` to take without uploading it again; None under
+        mixed precision, where only the 16-bit copy was kept.
     """
     module = net.module_
     weight = module.weight
@@ -458,9 +462,11 @@ def train(
         inputs = SparseRows(X.astype(_numpy_dtype(weight.dtype)), weight.device)
     else:
         inputs = to_tensor(X, weight.dtype, weight.device)
+    X_device = inputs
     if precision != "32-true":
         # Rounded once per call; the training step multiplies in its dtype.
         inputs = to_product_dtype(inputs, PRODUCT_DTYPES[precision], owner, precision)
+        X_device = None
     y_tensor = torch.as_tensor(y_index, dtype=torch.long, device=weight.device)
     weights = {}
     if sample_weight is not None:
@@ -479,7 +485,7 @@ def train(
         # max_epochs through set_params rather than partial_fit's epochs, so
         # that callbacks (the progress bar) know the length of the call.
         net.set_params(max_epochs=epochs).partial_fit(inputs, y_tensor)
-    return [epoch["train_loss"] for epoch in net.history[start:]]
+    return [epoch["train_loss"] for epoch in net.history[start:]], X_device
 
 
 def current_lr(net):
@@ -488,7 +494,10 @@ def current_lr(net):
 
 
 def decision(net, X):
-    """f on the ndarray or scipy CSR matrix ``X``, as a float ndarray, computed in chunks.
+    """f on ``X``, as a float ndarray, computed in chunks.
+
+    ``X`` is an ndarray or a scipy CSR matrix, or what :func:`train`
+    uploaded (a tensor or :class:`SparseRows` on the weights' device).
 
     The chunks are the rows whose hidden layer fits in scikit-learn's
     ``working_memory`` (:func:`sklearn.set_config`, 1024 MiB by default),
@@ -502,13 +511,15 @@ def decision(net, X):
     # The pre-activations and the activations of a row, in the weights' dtype.
     row_bytes = 2 * width * weight.element_size()
     device_type = weight.device.type
-    n_rows = X.shape[0]
+    n_rows = len(X) if isinstance(X, SparseRows) else X.shape[0]
     chunk = chunk_rows(row_bytes, n_rows, device_type)
     dtype = _numpy_dtype(weight.dtype)
     outputs = np.empty((n_rows,) if module.n_outputs == 1 else (n_rows, module.n_outputs), dtype)
     with _own_numerics(module, chunk * module.n_features * width):
         for rows in row_chunks(n_rows, row_bytes, device_type):
-            if issparse(X):
+            if isinstance(X, (torch.Tensor, SparseRows)):  # already on the device
+                inputs = _as_tensors(X[rows])
+            elif issparse(X):
                 inputs = SparseRows(X[rows].astype(dtype), weight.device).tensor()
             else:
                 inputs = to_tensor(X[rows], weight.dtype, weight.device)

@@ -529,7 +529,7 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         y_index = self._encode_labels(y, sample_weight, keep, incremental, classes)
         class_weight = self._class_weights(y_index, sample_weight)
         self._prepare_net(fresh=not keep)
-        losses = train(
+        losses, X_device = train(
             self.net_,
             X,
             y_index,
@@ -544,7 +544,9 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         self._raise_if_diverged(losses)
         self._record_scores()
         if losses and not incremental:
-            self._warn_if_not_converged(X, y_index, losses, sample_weight)
+            # The rows on the device, where the fit uploaded them.
+            X_check = X if X_device is None else X_device
+            self._warn_if_not_converged(X_check, y_index, losses, sample_weight)
         return self
 
     def _record_scores(self):

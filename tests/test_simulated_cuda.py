@@ -891,3 +891,17 @@ def test_planted_sync_per_epoch_is_counted(monkeypatch, data):
     assert sum(per_epoch.values()) == 2
     planted = [line for line in per_epoch if "ClosedFormNet.train_step" in line]
     assert len(planted) == 1 and per_epoch[planted[0]] == 1.0
+
+
+@simulates("the training rows uploaded once per fit")
+def test_a_fit_uploads_its_rows_once(monkeypatch, data):
+    # The convergence check predicts on the rows the training uploaded,
+    # rather than uploading X a second time.
+    X, y = data
+    with simulated_cuda(monkeypatch) as mode:
+        WideTwoLayerNetClassifier(
+            hidden_dim=40, solver="sgd", max_epochs=3, device="cuda:1", random_state=0
+        ).fit(X, y)
+    mode.check()
+    uploads = [line for line in mode.host_to_device if "to_tensor" in str(line)]
+    assert len(uploads) == 1, uploads
