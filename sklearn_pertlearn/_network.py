@@ -44,6 +44,11 @@ def identity_gradient(target, n_outputs, dtype):
     return 1.0 / n_outputs - F.one_hot(target, n_outputs).to(dtype)
 
 
+#: Whether torch has matrix products of 16-bit operands with a float32
+#: result (CUDA, from torch 2.8 on).
+_MM_TO_FLOAT32 = "dtype" in torch.ops.aten.mm.overloads()
+
+
 def _max_exponent(dtype):
     """The binary exponent of ``dtype``'s largest number: 16 for float16, 128 for float32."""
     return math.frexp(torch.finfo(dtype).max)[1]
@@ -178,9 +183,11 @@ class TwoLayerNetwork(nn.Module):
         and can fall below float16's smallest normal number (6e-5), so they
         enter the product scaled by a power of two that brings the largest
         entry of ``dL/d(pre)`` near 1, and the result is unscaled in the
-        weights' dtype (exact, both ways). A product beyond float16's range
-        (65504), possible on large unscaled inputs, is computed again in the
-        weights' dtype. bfloat16 has float32's range and needs neither.
+        weights' dtype (exact, both ways). On CUDA the product returns
+        float32 (``torch.mm(..., out_dtype=torch.float32)``); elsewhere a
+        product beyond float16's range (65504), possible on large unscaled
+        inputs, is computed again in the weights' dtype. bfloat16 has
+        float32's range and needs neither.
         """
         dtype = self.weight.dtype
         scale = None
@@ -190,6 +197,12 @@ class TwoLayerNetwork(nn.Module):
             scale = torch.exp2(-torch.frexp(peak).exponent.to(dtype))
             grad_output = grad_output * scale
         grad_pre = self._preactivation_gradient(preactivation, grad_output)
+        if scale is not None and X.is_cuda and _MM_TO_FLOAT32:
+            # cuBLAS multiplies the float16 operands and accumulates and
+            # returns in float32: no float16 result that could overflow, so
+            # no finiteness test, which would wait for the GPU every step.
+            grad_weight = torch.mm(grad_pre.t(), X, out_dtype=torch.float32)
+            return grad_weight.to(dtype).div_(scale), grad_pre.sum(dim=0, dtype=dtype).div_(scale)
         grad_weight = grad_pre.t() @ X
         if scale is None:
             return grad_weight.to(dtype), grad_pre.sum(dim=0, dtype=dtype)

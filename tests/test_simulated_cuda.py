@@ -141,7 +141,7 @@ _SYNCING = {aten._local_scalar_dense.default, aten.equal.default, aten.is_nonzer
 #: Matrix products: on CUDA their rounding follows torch.backends.cuda.matmul's flags.
 _PRODUCTS = {aten.mm.default, aten.addmm.default, aten.bmm.default, aten.baddbmm.default,
              aten.mv.default, aten.addmv.default, aten.dot.default, aten.mm.out,
-             aten.addmm.out}
+             aten.addmm.out, aten.mm.dtype}
 _MATMUL_FLAGS = ("allow_tf32", "allow_fp16_reduced_precision_reduction",
                  "allow_bf16_reduced_precision_reduction")
 
@@ -370,7 +370,13 @@ class SimulatedCuda(TorchDispatchMode):
                 self.loose_products.append((f"{func} with {', '.join(loose)}", _library_line()))
         if func in _SYNCING and device.type == "cuda":
             self.syncs.append((str(func), _library_line()))
-        out = func(*tree_map(_data, args), **tree_map(_data, kwargs))
+        if func is aten.mm.dtype:
+            # CUDA's 16-bit product with a float32 result, which the CPU
+            # backend lacks: the exact products, summed in float32.
+            a, b, out_dtype = tree_map(_data, args)
+            out = torch.mm(a.float(), b.float()).to(out_dtype)
+        else:
+            out = func(*tree_map(_data, args), **tree_map(_data, kwargs))
         if device.type == "cpu":
             if func not in _WRAPPING and (
                 host or any(isinstance(t, torch.Tensor) and t.dim() for t in tree_flatten(out)[0])
@@ -823,9 +829,12 @@ def syncs_per_epoch(monkeypatch, data, **params):
 
 
 @simulates("host syncs per epoch of a full-batch SGD fit")
+@pytest.mark.parametrize("precision", ["32-true", "16-mixed"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
-def test_host_syncs_per_epoch(monkeypatch, data, weighted):
-    per_epoch = syncs_per_epoch(monkeypatch, data, weighted=weighted)
+def test_host_syncs_per_epoch(monkeypatch, data, weighted, precision):
+    # 16-mixed too: its float16 weight gradient comes back in float32
+    # (torch.mm's out_dtype), so no finiteness test waits for the step.
+    per_epoch = syncs_per_epoch(monkeypatch, data, weighted=weighted, precision=precision)
     # skorch reads every batch's loss (step["loss"].item()): one sync per
     # full-batch epoch, with sample weights too (their total stays on the
     # device, since one batch needs no weighing).
