@@ -213,6 +213,9 @@ class ClosedFormNet(NeuralNet):
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if device.type == "cuda" and count and (device.index or 0) >= count:
             state["device"] = "cuda:0"
+        elif device.type == "cpu":
+            # torch cannot load storages onto "cpu:0", only onto "cpu".
+            state["device"] = "cpu"
         super().__setstate__(state)
 
     def initialize_callbacks(self):

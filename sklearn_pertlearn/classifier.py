@@ -427,16 +427,19 @@ class WideTwoLayerNetClassifier(ClassifierMixin, BaseEstimator):
         # skorch loads the weights of a GPU model on the CPU where there is no
         # GPU (and on the first GPU where there are fewer): the estimator
         # follows its weights, so that it predicts and trains on there.
-        where = str(net.module_.weight.device)
-        if torch.device(self.device) != torch.device(where):
-            warnings.warn(
-                f"{type(self).__name__} was fitted on device={self.device!r}, which this "
-                f"machine does not have; its weights were loaded on {where!r}, and "
-                f"device is now {where!r}.",
-                UserWarning,
-            )
-            self.device = where
-            net.set_params(device=where)
+        asked, found = torch.device(self.device), net.module_.weight.device
+        # "cuda" is whichever GPU the weights are on; "cpu" is "cpu:0".
+        if asked.type == found.type and asked.index in (None, found.index or 0):
+            return
+        where = str(found)
+        warnings.warn(
+            f"{type(self).__name__} was fitted on device={self.device!r}, which this "
+            f"machine does not have; its weights were loaded on {where!r}, and "
+            f"device is now {where!r}.",
+            UserWarning,
+        )
+        self.device = where
+        net.set_params(device=where)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

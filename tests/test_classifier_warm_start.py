@@ -2,18 +2,16 @@
 
 import copy
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import torch
-
-from sklearn_pertlearn import WideTwoLayerNetClassifier
-
-
-
 from _reference import (
     _from_scratch_loss,
 )
+
+from sklearn_pertlearn import WideTwoLayerNetClassifier
 
 
 def test_partial_fit_epochs_equal_one_fit(binary_data):
@@ -180,6 +178,16 @@ def _as_if_fitted_on(clf, device, precision=None):
     clf._optimization_["precision"] = clf.precision
     clf.net_.set_params(device=device)
     return pickle.dumps(clf)
+
+
+@pytest.mark.parametrize("device", ["cpu", "cpu:0"])
+def test_a_model_loaded_where_it_was_fitted_keeps_its_device(binary_data, device):
+    X, y = binary_data
+    clf = WideTwoLayerNetClassifier(8, max_epochs=1, device=device, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = pickle.loads(pickle.dumps(clf))
+    assert loaded.device == device
 
 
 def test_a_gpu_model_loads_and_trains_on_a_machine_without_one(binary_data):
