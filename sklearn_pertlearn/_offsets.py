@@ -64,7 +64,7 @@ def class_rates(y_index, n_classes, sample_weight=None):
     return counts / counts.sum()
 
 
-def match_rates(scores, rates, sample_weight=None):
+def offsets_for_rates(scores, rates, sample_weight=None):
     """Offsets after which ``argmax(scores + offsets)`` predicts each class at ``rates``.
 
     Parameters
@@ -88,7 +88,7 @@ def match_rates(scores, rates, sample_weight=None):
     --------
     >>> import numpy as np
     >>> scores = np.column_stack([np.zeros(4), [-2.0, -1.0, 1.0, 2.0]])
-    >>> match_rates(scores, np.array([0.75, 0.25]))
+    >>> offsets_for_rates(scores, np.array([0.75, 0.25]))
     array([ 0.75, -0.75])
     """
     n_samples, n_classes = scores.shape

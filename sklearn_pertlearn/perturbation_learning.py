@@ -40,7 +40,7 @@ from ._judge import (
     chance_corrected_agreement,
     ranking_agreement,
 )
-from ._offsets import class_rates, match_rates, response_scores
+from ._offsets import class_rates, offsets_for_rates, response_scores
 from .classifier import default_network
 from .perturbation import median_row_norm, resolve_epsilon
 from .transformer import (
@@ -554,7 +554,7 @@ class PerturbationLearningClassifier(
         if scores is not None:
             if self.match_rates:
                 target = class_rates(source_index, n_classes, sample_weight)
-                self.offsets_ = match_rates(scores, target, sample_weight)
+                self.offsets_ = offsets_for_rates(scores, target, sample_weight)
             self.ranking_agreement_ = ranking_agreement(scores, source_index, sample_weight)
         if self._shifted():
             student_index = np.argmax(scores + self.offsets_, axis=1)
